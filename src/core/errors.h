@@ -1,0 +1,28 @@
+// The one table of stable error codes. The same strings appear in CLI output, HTTP error bodies,
+// audit records and metric labels; never rename one, only add.
+#pragma once
+
+#include <string_view>
+
+namespace dg::errc {
+
+// Load path
+inline constexpr std::string_view kConfigIo = "config_io";                  // file missing/unreadable
+inline constexpr std::string_view kConfigSyntax = "config_syntax";          // YAML does not parse
+inline constexpr std::string_view kConfigUnknownKey = "config_unknown_key";  // typo protection
+inline constexpr std::string_view kConfigInvalidValue = "config_invalid_value";
+inline constexpr std::string_view kConfigMissingKey = "config_missing_key";
+inline constexpr std::string_view kConfigDuplicate = "config_duplicate";
+inline constexpr std::string_view kUnknownCategory = "unknown_category";
+inline constexpr std::string_view kPatternCompile = "pattern_compile";
+inline constexpr std::string_view kRuleExampleMismatch = "rule_example_mismatch";
+
+// Input path (scan)
+inline constexpr std::string_view kInputIo = "input_io";
+inline constexpr std::string_view kInvalidJson = "invalid_json";
+inline constexpr std::string_view kMissingField = "missing_field";
+inline constexpr std::string_view kFieldNotString = "field_not_string";
+inline constexpr std::string_view kInputTooLarge = "input_too_large";
+inline constexpr std::string_view kDetectorError = "detector_error";
+
+}  // namespace dg::errc

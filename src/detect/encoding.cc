@@ -1,0 +1,91 @@
+#include "detect/encoding.h"
+
+#include <array>
+
+#include "core/errors.h"
+
+namespace dg::detect {
+
+LoadResult<std::unique_ptr<EncodingDetector>> EncodingDetector::create(const Config& cfg) {
+  if (cfg.min_invisible < 1)
+    return LoadResult<std::unique_ptr<EncodingDetector>>::failure(
+        {{"", 0, 0, std::string(errc::kConfigInvalidValue), "encoding: min_invisible must be at least 1"}});
+  return LoadResult<std::unique_ptr<EncodingDetector>>::success(
+      std::unique_ptr<EncodingDetector>(new EncodingDetector(cfg)));
+}
+
+std::unique_ptr<Detector> EncodingDetector::load(const YAML::Node& node, yaml::Reader& r, const LoadContext&) {
+  if (!r.check_keys(node, {"enabled", "min_invisible", "report_invalid_utf8"}, "detectors.encoding")) return nullptr;
+  Config cfg;
+  cfg.min_invisible = static_cast<std::size_t>(r.integer(node, "min_invisible", 1, 1, 1000000));
+  cfg.report_invalid_utf8 = r.boolean(node, "report_invalid_utf8", true);
+  auto res = create(cfg);
+  for (auto& e : res.errors) r.errors().push_back(std::move(e));
+  return res.value ? std::move(*res.value) : nullptr;
+}
+
+bool EncodingDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>& out) const noexcept {
+  counters_.scans.fetch_add(1, std::memory_order_relaxed);
+  try {
+    std::array<std::size_t, 5> count{};
+    std::array<std::vector<Span>, 5> spans;
+    for (const auto& a : in.text.anomalies) {
+      if (a.benign_context) continue;
+      const auto k = static_cast<std::size_t>(a.kind);
+      ++count[k];
+      spans[k].push_back(a.span);
+    }
+    const std::size_t invisible = count[0] + count[1] + count[2] + count[3];
+    const bool hidden_text = in.text.find("tags") != nullptr;
+    if (invisible >= cfg_.min_invisible) {
+      Finding f;
+      f.detector = "encoding";
+      f.category = "encoding_smuggling";
+      f.role = in.role;
+      f.view = "raw";
+      std::string ev;
+      for (std::size_t k = 0; k < 4; ++k) {
+        if (!count[k]) continue;
+        if (!ev.empty()) ev += ", ";
+        ev += std::to_string(count[k]) + " " + std::string(text::to_string(static_cast<text::AnomalyKind>(k)));
+        f.spans.insert(f.spans.end(), spans[k].begin(), spans[k].end());
+      }
+      merge_spans(f.spans);
+      // Tag characters that decode to text are ASCII smuggling: a hidden instruction. Many invisible
+      // characters inside words are deliberate splitting; one or two may be copy-paste debris.
+      if (hidden_text) {
+        f.severity = Severity::high;
+        f.score = 0.95;
+        const auto* tags = in.text.find("tags");
+        ev += "; hidden text \"" + excerpt(tags->text, 60) + "\"";
+      } else if (invisible >= 3 || count[1] > 0) {
+        f.severity = Severity::medium;
+        f.score = invisible >= 8 ? 0.8 : 0.6;
+      } else {
+        f.severity = Severity::low;
+        f.score = 0.3;
+      }
+      f.evidence = ev;
+      out.push_back(std::move(f));
+    }
+    if (cfg_.report_invalid_utf8 && count[4] > 0) {
+      Finding f;
+      f.detector = "encoding";
+      f.category = "encoding_smuggling";
+      f.role = in.role;
+      f.view = "raw";
+      f.severity = Severity::low;
+      f.score = 0.3;
+      f.spans = spans[4];
+      merge_spans(f.spans);
+      f.evidence = std::to_string(count[4]) + " invalid UTF-8 sequence(s), replaced by U+FFFD";
+      out.push_back(std::move(f));
+    }
+  } catch (...) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace dg::detect

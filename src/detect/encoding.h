@@ -1,0 +1,29 @@
+// `encoding`: turns the normaliser's anomalies into `encoding_smuggling` findings: invisible
+// (zero-width) characters, bidi controls, Unicode tag characters (ASCII smuggling) and invalid UTF-8.
+// Uses with a legitimate reading (emoji ZWJ sequences, ZWNJ in Persian, flag tags, a leading BOM) are
+// not reported.
+#pragma once
+
+#include "detect/detector.h"
+
+namespace dg::detect {
+
+class EncodingDetector final : public Detector {
+ public:
+  struct Config {
+    std::size_t min_invisible = 1;  // suspicious invisible characters needed for a finding
+    bool report_invalid_utf8 = true;
+  };
+  static LoadResult<std::unique_ptr<EncodingDetector>> create(const Config& cfg);
+  static std::unique_ptr<Detector> load(const YAML::Node& node, yaml::Reader& r, const LoadContext& ctx);
+
+  std::string_view name() const noexcept override { return "encoding"; }
+  bool applies_to(Role) const noexcept override { return true; }
+  bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+
+ private:
+  explicit EncodingDetector(Config cfg) : cfg_(cfg) {}
+  Config cfg_;
+};
+
+}  // namespace dg::detect

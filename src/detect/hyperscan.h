@@ -1,0 +1,63 @@
+// A small RAII layer over Hyperscan: an immutable compiled database shared by all threads, and a
+// per-thread scratch. Matches are reported with leftmost start offsets (HS_FLAG_SOM_LEFTMOST).
+#pragma once
+
+#include <hs/hs.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "detect/detector.h"
+
+namespace dg::detect {
+
+struct HsPattern {
+  std::string expression;
+  unsigned flags = 0;  // HS_FLAG_*; HS_FLAG_SOM_LEFTMOST is always added
+  unsigned id = 0;
+};
+
+struct HsMatch {
+  unsigned id;
+  std::uint32_t from;
+  std::uint32_t to;
+};
+
+class HsDatabase {
+ public:
+  // Compiles all patterns into one block-mode database. On failure returns null and sets
+  // `error_index` (the failing pattern's index in `patterns`, or -1) and `error`.
+  static std::shared_ptr<const HsDatabase> compile(const std::vector<HsPattern>& patterns, int& error_index,
+                                                   std::string& error);
+  ~HsDatabase();
+  HsDatabase(const HsDatabase&) = delete;
+  HsDatabase& operator=(const HsDatabase&) = delete;
+
+  const hs_database_t* raw() const noexcept { return db_; }
+
+  // Scans `text`, appending every match to `out` (at most `max_matches`). False on a Hyperscan error.
+  bool scan(std::string_view text, hs_scratch_t* scratch, std::vector<HsMatch>& out,
+            std::size_t max_matches = 4096) const noexcept;
+
+ private:
+  explicit HsDatabase(hs_database_t* db) : db_(db) {}
+  hs_database_t* db_;
+};
+
+// Per-thread scratch big enough for every database given to it.
+class HsScratch : public Scratch {
+ public:
+  explicit HsScratch(const std::vector<const HsDatabase*>& dbs);
+  ~HsScratch() override;
+  hs_scratch_t* get() const noexcept { return scratch_; }
+
+ private:
+  hs_scratch_t* scratch_ = nullptr;
+};
+
+// From all matches of one id, the maximal non-overlapping spans (longest match per start).
+std::vector<Span> maximal_spans(std::vector<HsMatch>& matches, unsigned id);
+
+}  // namespace dg::detect

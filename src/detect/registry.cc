@@ -1,0 +1,34 @@
+#include "detect/registry.h"
+
+#include <array>
+
+#include "detect/canary.h"
+#include "detect/encoding.h"
+#include "detect/prompt_leak.h"
+#include "detect/signatures.h"
+
+namespace dg::detect {
+namespace {
+
+const std::array kRegistry{
+    RegistryEntry{"encoding", "invisible, bidi-control and tag characters; invalid UTF-8 (encoding_smuggling)",
+                  &EncodingDetector::load},
+    RegistryEntry{"signatures", "Hyperscan rule sets: injection, jailbreak templates, special tokens, extraction, "
+                                "exfiltration markup, SQL/shell/XSS in output",
+                  &SignatureDetector::load},
+    RegistryEntry{"canary", "per-deployment canary tokens appearing in responses (canary_leak)", &CanaryDetector::load},
+    RegistryEntry{"prompt_leak", "responses reproducing the protected system prompt (shingle overlap)",
+                  &PromptLeakDetector::load},
+};
+
+}  // namespace
+
+std::span<const RegistryEntry> registry() noexcept { return kRegistry; }
+
+const RegistryEntry* find_detector(std::string_view name) noexcept {
+  for (const auto& e : kRegistry)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+}  // namespace dg::detect

@@ -1,0 +1,255 @@
+#include "detect/signatures.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace dg::detect {
+namespace fs = std::filesystem;
+
+namespace {
+
+class SigScratch final : public Scratch {
+ public:
+  SigScratch(const HsDatabase* a, const HsDatabase* b) : hs({a, b}) {}
+  HsScratch hs;
+  std::vector<HsMatch> matches;
+};
+
+unsigned parse_flags(yaml::Reader& r, const YAML::Node& rule) {
+  unsigned flags = HS_FLAG_CASELESS;  // default: patterns are case-insensitive
+  const YAML::Node n = rule["flags"];
+  if (!n.IsDefined()) return flags;
+  flags = 0;
+  for (const auto& f : r.str_list(rule, "flags")) {
+    if (f == "caseless") flags |= HS_FLAG_CASELESS;
+    else if (f == "dotall") flags |= HS_FLAG_DOTALL;
+    else if (f == "multiline") flags |= HS_FLAG_MULTILINE;
+    else if (f == "ucp") flags |= HS_FLAG_UCP | HS_FLAG_UTF8;
+    else if (f == "utf8") flags |= HS_FLAG_UTF8;
+    else if (f == "case_sensitive") {}
+    else r.error(n, errc::kConfigInvalidValue, "unknown flag '" + f + "' (caseless, case_sensitive, dotall, multiline, ucp, utf8)");
+  }
+  return flags;
+}
+
+}  // namespace
+
+std::vector<SignatureRule> parse_signature_file(const std::string& yaml_text, const std::string& name,
+                                                LoadErrors& errors) {
+  std::vector<SignatureRule> rules;
+  YAML::Node root = yaml::load_string(yaml_text, name, errors);
+  if (!root.IsDefined()) return rules;
+  yaml::Reader r(name, errors);
+  if (!r.check_keys(root, {"rules"}, "signature file")) return rules;
+  const YAML::Node list = root["rules"];
+  if (!list.IsSequence()) {
+    r.error(root, errc::kConfigMissingKey, "'rules' must be a list");
+    return rules;
+  }
+  for (const auto& n : list) {
+    SignatureRule rule;
+    rule.file = name;
+    rule.line = n.Mark().line + 1;
+    if (!r.check_keys(n, {"id", "category", "severity", "score", "roles", "views", "flags", "pattern", "description",
+                          "atlas", "owasp", "examples", "counter_examples"},
+                      "signature rule"))
+      continue;
+    rule.id = r.str(n, "id", true).value_or("");
+    rule.category = r.str(n, "category", true).value_or("");
+    if (auto s = r.str(n, "severity")) {
+      if (auto v = parse_severity(*s)) rule.severity = *v;
+      else r.error(n["severity"], errc::kConfigInvalidValue, "severity must be low, medium, high or critical");
+    }
+    rule.score = r.number(n, "score", 0.9, 0.0, 1.0);
+    rule.roles = parse_roles(r, n, "roles", rule.roles);
+    const std::string views = r.str_or(n, "views", "folded");
+    if (views == "raw") rule.raw_view = true;
+    else if (views != "folded") r.error(n["views"], errc::kConfigInvalidValue, "views must be folded or raw");
+    rule.flags = parse_flags(r, n);
+    rule.pattern = r.str(n, "pattern", true).value_or("");
+    rule.description = r.str_or(n, "description", "");
+    rule.atlas = r.str_list(n, "atlas");
+    rule.owasp = r.str_list(n, "owasp");
+    rule.examples = r.str_list(n, "examples");
+    rule.counter_examples = r.str_list(n, "counter_examples");
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std::vector<SignatureRule> rules,
+                                                                             const Config& cfg) {
+  using R = LoadResult<std::unique_ptr<SignatureDetector>>;
+  LoadErrors errors;
+  auto err = [&](const SignatureRule& rule, std::string_view code, std::string msg) {
+    errors.push_back(LoadError{rule.file, rule.line, 0, std::string(code), "rule " + rule.id + ": " + std::move(msg)});
+  };
+  std::set<std::string> ids;
+  for (const auto& rule : rules) {
+    if (!ids.insert(rule.id).second) err(rule, errc::kConfigDuplicate, "duplicate rule id");
+    if (rule.pattern.empty()) err(rule, errc::kConfigMissingKey, "empty pattern");
+  }
+  if (cfg.max_scan_bytes < 1024) errors.push_back({"", 0, 0, std::string(errc::kConfigInvalidValue), "signatures: max_scan_bytes must be at least 1024"});
+  if (!errors.empty()) return R::failure(std::move(errors));
+
+  auto det = std::unique_ptr<SignatureDetector>(new SignatureDetector());
+  det->cfg_ = cfg;
+  std::vector<HsPattern> folded, raw;
+  std::vector<std::size_t> folded_idx, raw_idx;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    det->roles_ |= rules[i].roles;
+    HsPattern p{rules[i].pattern, rules[i].flags, static_cast<unsigned>(i)};
+    (rules[i].raw_view ? raw : folded).push_back(p);
+    (rules[i].raw_view ? raw_idx : folded_idx).push_back(i);
+  }
+  auto compile = [&](const std::vector<HsPattern>& pats, const std::vector<std::size_t>& idx,
+                     std::shared_ptr<const HsDatabase>& db) {
+    if (pats.empty()) return;
+    int bad = -1;
+    std::string msg;
+    db = HsDatabase::compile(pats, bad, msg);
+    if (db) return;
+    if (bad >= 0) {
+      err(rules[idx[static_cast<std::size_t>(bad)]], errc::kPatternCompile, msg);
+      // Report every bad pattern, not only the first: compile the others one by one.
+      for (std::size_t k = 0; k < pats.size(); ++k) {
+        if (static_cast<int>(k) == bad) continue;
+        int b2 = -1;
+        std::string m2;
+        if (!HsDatabase::compile({pats[k]}, b2, m2)) err(rules[idx[k]], errc::kPatternCompile, m2);
+      }
+    } else {
+      errors.push_back({"", 0, 0, std::string(errc::kPatternCompile), msg});
+    }
+  };
+  compile(folded, folded_idx, det->folded_db_);
+  compile(raw, raw_idx, det->raw_db_);
+  if (!errors.empty()) return R::failure(std::move(errors));
+  det->rules_ = std::move(rules);
+  return R::success(std::move(det));
+}
+
+LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::create(const Config& cfg) {
+  LoadErrors errors;
+  std::vector<std::string> files;
+  for (const auto& p : cfg.rule_paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> dir;
+      for (const auto& e : fs::directory_iterator(p, ec))
+        if (e.path().extension() == ".yaml" || e.path().extension() == ".yml") dir.push_back(e.path().string());
+      std::sort(dir.begin(), dir.end());
+      files.insert(files.end(), dir.begin(), dir.end());
+    } else if (fs::exists(p, ec)) {
+      files.push_back(p);
+    } else {
+      errors.push_back({p, 0, 0, std::string(errc::kConfigIo), "signature rule path does not exist"});
+    }
+  }
+  std::vector<SignatureRule> rules;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto part = parse_signature_file(ss.str(), f, errors);
+    rules.insert(rules.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  if (rules.empty() && errors.empty())
+    errors.push_back({"", 0, 0, std::string(errc::kConfigInvalidValue), "signatures: no rules found"});
+  if (!errors.empty()) return LoadResult<std::unique_ptr<SignatureDetector>>::failure(std::move(errors));
+  return from_rules(std::move(rules), cfg);
+}
+
+std::unique_ptr<Detector> SignatureDetector::load(const YAML::Node& node, yaml::Reader& r, const LoadContext& ctx) {
+  Config cfg;
+  if (!r.check_keys(node, {"enabled", "rules", "max_scan_bytes", "max_matches"}, "detectors.signatures")) return nullptr;
+  std::vector<std::string> paths = r.str_list(node, "rules");
+  if (paths.empty()) paths.push_back("signatures");
+  for (auto& p : paths)
+    cfg.rule_paths.push_back(fs::path(p).is_absolute() ? p : (fs::path(ctx.config_dir) / p).string());
+  cfg.max_scan_bytes = static_cast<std::size_t>(r.integer(node, "max_scan_bytes", 256 * 1024, 1024, 64ll << 20));
+  cfg.max_matches = static_cast<std::size_t>(r.integer(node, "max_matches", 4096, 16, 1 << 20));
+  auto res = create(cfg);
+  for (auto& e : res.errors) r.errors().push_back(std::move(e));
+  return res.value ? std::move(*res.value) : nullptr;
+}
+
+std::unique_ptr<Scratch> SignatureDetector::make_scratch() const {
+  return std::make_unique<SigScratch>(folded_db_.get(), raw_db_.get());
+}
+
+bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept {
+  auto* s = static_cast<SigScratch*>(scratch);
+  if (!s || !s->hs.get()) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  counters_.scans.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t first_out = out.size();
+  // rule index -> position in `out` of its finding (one finding per rule, first view wins)
+  std::vector<std::pair<std::size_t, std::size_t>> seen;
+  bool ok = true;
+  try {
+    for (std::size_t vi = 0; vi < in.text.views.size(); ++vi) {
+      const text::View& view = in.text.views[vi];
+      const std::string_view t = std::string_view(view.text).substr(0, cfg_.max_scan_bytes);
+      counters_.bytes.fetch_add(t.size(), std::memory_order_relaxed);
+      s->matches.clear();
+      bool scanned = false;
+      if (raw_db_ && vi == 0) {
+        ok &= raw_db_->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
+        scanned = true;
+      }
+      if (folded_db_ && is_folded_view(in.text, vi)) {
+        ok &= folded_db_->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
+        scanned = true;
+      }
+      if (!scanned || s->matches.empty()) continue;
+      std::sort(s->matches.begin(), s->matches.end(), [](const HsMatch& a, const HsMatch& b) { return a.id < b.id; });
+      for (std::size_t m = 0; m < s->matches.size();) {
+        const unsigned id = s->matches[m].id;
+        std::size_t next = m;
+        while (next < s->matches.size() && s->matches[next].id == id) ++next;
+        const SignatureRule& rule = rules_[id];
+        if (!(rule.roles & role_bit(in.role))) { m = next; continue; }
+        std::vector<HsMatch> group(s->matches.begin() + static_cast<std::ptrdiff_t>(m),
+                                   s->matches.begin() + static_cast<std::ptrdiff_t>(next));
+        std::vector<Span> local = maximal_spans(group, id);
+        m = next;
+        auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == id; });
+        if (it != seen.end()) continue;  // an earlier (less folded) view already matched this rule
+        Finding f;
+        f.detector = "signatures";
+        f.category = rule.category;
+        f.score = rule.score;
+        f.severity = rule.severity;
+        f.view = view.name;
+        f.role = in.role;
+        for (const auto& sp : local) f.spans.push_back(view.to_original(sp.start, sp.end));
+        merge_spans(f.spans);
+        const Span& first = local.front();
+        f.evidence = rule.id + " \"" + excerpt(std::string_view(view.text).substr(first.start, first.end - first.start), 60) + "\"";
+        if (view.name != "raw" && view.name != "nfkc") {
+          // Matching only after de-obfuscation is itself evidence of intent.
+          f.score = f.score + (1.0 - f.score) / 2.0;
+          f.evidence += " (after " + view.name + ")";
+        }
+        seen.emplace_back(id, out.size());
+        out.push_back(std::move(f));
+      }
+    }
+  } catch (...) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  counters_.findings.fetch_add(out.size() - first_out, std::memory_order_relaxed);
+  if (!ok) counters_.errors.fetch_add(1, std::memory_order_relaxed);
+  return ok;
+}
+
+}  // namespace dg::detect

@@ -1,0 +1,78 @@
+// `signatures`: multi-pattern rule sets (config/signatures/*.yaml) compiled once into Hyperscan
+// databases: instruction hijacking, jailbreak templates, chat-template token injection, system-prompt
+// extraction, exfiltration markup, and SQL / shell / XSS payloads in responses.
+//
+// Rule file format (docs/signatures.md):
+//   rules:
+//     - id: DG-PI-001            unique across all files
+//       category: prompt_injection   a taxonomy category
+//       severity: high           low | medium | high | critical
+//       score: 0.9               confidence 0..1 (default 0.9)
+//       roles: [prompt, context] where the rule applies (default: prompt, context)
+//       views: folded            folded (every normalised view, lower case) | raw (original bytes)
+//       flags: [caseless]        caseless, dotall, multiline, ucp, utf8
+//       pattern: 'ignore\s+(all\s+)?previous\s+instructions'
+//       description: ...
+//       atlas: [AML.T0051.000]
+//       owasp: [LLM01:2025]
+//       examples: [...]          must match (checked by the unit tests, also obfuscated)
+//       counter_examples: [...]  must not match
+#pragma once
+
+#include "detect/hyperscan.h"
+
+namespace dg::detect {
+
+struct SignatureRule {
+  std::string id;
+  std::string category;
+  Severity severity = Severity::high;
+  double score = 0.9;
+  unsigned roles = role_bit(Role::prompt) | role_bit(Role::context);
+  bool raw_view = false;
+  unsigned flags = 0;
+  std::string pattern;
+  std::string description;
+  std::vector<std::string> atlas;
+  std::vector<std::string> owasp;
+  std::vector<std::string> examples;
+  std::vector<std::string> counter_examples;
+  std::string file;
+  int line = 0;
+};
+
+class SignatureDetector final : public Detector {
+ public:
+  struct Config {
+    std::vector<std::string> rule_paths;  // files or directories of *.yaml, resolved
+    std::size_t max_scan_bytes = 256 * 1024;
+    std::size_t max_matches = 4096;
+  };
+
+  // Loads and compiles every rule file; reports every problem at once.
+  static LoadResult<std::unique_ptr<SignatureDetector>> create(const Config& cfg);
+  // Builds from already-parsed rules (tests, tools).
+  static LoadResult<std::unique_ptr<SignatureDetector>> from_rules(std::vector<SignatureRule> rules,
+                                                                   const Config& cfg);
+  // Registry entry: parses the `detectors.signatures` config section.
+  static std::unique_ptr<Detector> load(const YAML::Node& node, yaml::Reader& r, const LoadContext& ctx);
+
+  std::string_view name() const noexcept override { return "signatures"; }
+  bool applies_to(Role role) const noexcept override { return (roles_ & role_bit(role)) != 0; }
+  std::unique_ptr<Scratch> make_scratch() const override;
+  bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+
+  const std::vector<SignatureRule>& rules() const noexcept { return rules_; }
+
+ private:
+  SignatureDetector() = default;
+  Config cfg_;
+  std::vector<SignatureRule> rules_;
+  std::shared_ptr<const HsDatabase> folded_db_, raw_db_;
+  unsigned roles_ = 0;
+};
+
+// Parses one rule file's text (exposed for tests and `config validate`).
+std::vector<SignatureRule> parse_signature_file(const std::string& yaml, const std::string& name, LoadErrors& errors);
+
+}  // namespace dg::detect

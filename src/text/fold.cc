@@ -1,0 +1,398 @@
+// Folding steps of the normaliser: NFKC_Casefold with invisible-character reporting, confusable
+// skeletons, leetspeak, letter spacing and rot13.
+#include <unicode/normalizer2.h>
+#include <unicode/uspoof.h>
+#include <unicode/utf8.h>
+#include <unicode/unistr.h>
+
+#include <array>
+#include <cctype>
+#include <mutex>
+#include <unordered_map>
+
+#include "text/internal.h"
+
+namespace dg::text::detail {
+namespace {
+
+const icu::Normalizer2* nfkc_cf() {
+  static const icu::Normalizer2* inst = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* n = icu::Normalizer2::getNFKCCasefoldInstance(status);
+    return U_SUCCESS(status) ? n : nullptr;
+  }();
+  return inst;
+}
+
+bool is_rtl_letter(UChar32 c) noexcept { return (c >= 0x0590 && c <= 0x08FF) || (c >= 0xFB1D && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF); }
+
+// Invisible characters we strip and report. Returns the kind, or false when `c` is visible.
+bool invisible_kind(UChar32 c, AnomalyKind& kind) noexcept {
+  switch (c) {
+    case 0x200B: case 0x200C: case 0x200D: case 0x2060: case 0xFEFF: case 0x180E: case 0x00AD:
+    case 0x034F: case 0x2061: case 0x2062: case 0x2063: case 0x2064: case 0x115F: case 0x1160:
+    case 0x3164: case 0xFFA0:
+      kind = AnomalyKind::zero_width;
+      return true;
+    case 0x200E: case 0x200F: case 0x061C: case 0x202A: case 0x202B: case 0x202C: case 0x202D:
+    case 0x202E: case 0x2066: case 0x2067: case 0x2068: case 0x2069:
+      kind = AnomalyKind::bidi_control;
+      return true;
+    default:
+      break;
+  }
+  if (c >= 0xE0000 && c <= 0xE007F) {
+    kind = AnomalyKind::tag_character;
+    return true;
+  }
+  if ((c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF) || (c >= 0x180B && c <= 0x180D)) {
+    kind = AnomalyKind::variation_selector;
+    return true;
+  }
+  return false;
+}
+
+bool benign_invisible(AnomalyKind kind, UChar32 c, UChar32 prev, bool at_start, bool in_flag) noexcept {
+  switch (kind) {
+    case AnomalyKind::zero_width:
+      if (c == 0xFEFF && at_start) return true;  // byte-order mark
+      // ZWJ / ZWNJ join emoji sequences and shape Indic and Arabic-script words.
+      return (c == 0x200C || c == 0x200D) && prev >= 0x80;
+    case AnomalyKind::variation_selector:
+      return prev >= 0x80;  // emoji and CJK presentation selectors
+    case AnomalyKind::bidi_control:
+      return is_rtl_letter(prev);
+    case AnomalyKind::tag_character:
+      return in_flag;  // subdivision flags: U+1F3F4 followed by tags
+    case AnomalyKind::invalid_utf8:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+View fold_nfkc(const View& src, std::string name, std::vector<Anomaly>* anomalies,
+               std::vector<TagPayload>* tag_payloads) {
+  View out;
+  out.name = std::move(name);
+  out.depth = src.depth;
+  const std::string& s = src.text;
+  out.text.reserve(s.size());
+  const icu::Normalizer2* norm = nfkc_cf();
+
+  icu::UnicodeString seg;
+  std::int32_t seg_from = -1, seg_to = 0;  // byte range of the segment in `s`
+  std::string utf8;
+  auto flush = [&] {
+    if (seg_from < 0) return;
+    const std::uint32_t o_start = src.orig_start(static_cast<std::size_t>(seg_from));
+    const std::uint32_t o_end = src.orig_end(static_cast<std::size_t>(seg_to - 1));
+    utf8.clear();
+    if (norm) {
+      UErrorCode status = U_ZERO_ERROR;
+      icu::UnicodeString n = norm->normalize(seg, status);
+      if (U_SUCCESS(status)) n.toUTF8String(utf8);
+      else seg.toUTF8String(utf8);
+    } else {
+      seg.toUTF8String(utf8);
+    }
+    out.push(utf8, o_start, o_end);
+    seg.remove();
+    seg_from = -1;
+  };
+
+  const std::int32_t len = static_cast<std::int32_t>(s.size());
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
+  UChar32 prev = 0;
+  bool in_flag = false;
+  TagPayload tags;
+  auto end_tag_run = [&] {
+    if (!tags.text.empty() && tag_payloads) tag_payloads->push_back(tags);
+    tags = TagPayload{};
+  };
+  std::int32_t i = 0;
+  while (i < len) {
+    const std::uint8_t b = bytes[i];
+    // ASCII fast path: an ASCII character followed by ASCII (or the end) is its own segment.
+    if (b < 0x80 && (i + 1 >= len || bytes[i + 1] < 0x80)) {
+      flush();
+      if (tag_payloads) end_tag_run();
+      in_flag = false;
+      const char c = (b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : static_cast<char>(b);
+      out.push(c, src.orig_start(i), src.orig_end(i));
+      prev = b;
+      ++i;
+      continue;
+    }
+    const std::int32_t start = i;
+    UChar32 c = 0;
+    U8_NEXT(bytes, i, len, c);
+    if (c < 0) {
+      flush();
+      if (anomalies)
+        anomalies->push_back({AnomalyKind::invalid_utf8, {src.orig_start(start), src.orig_end(i - 1)}, 0, false});
+      out.push("\xEF\xBF\xBD", src.orig_start(start), src.orig_end(i - 1));
+      prev = 0xFFFD;
+      continue;
+    }
+    AnomalyKind kind{};
+    if (invisible_kind(c, kind)) {
+      if (anomalies) {
+        const bool benign = benign_invisible(kind, c, prev, start == 0, in_flag);
+        anomalies->push_back({kind, {src.orig_start(start), src.orig_end(i - 1)},
+                              static_cast<std::uint32_t>(c), benign});
+        if (kind == AnomalyKind::tag_character && !benign && tag_payloads) {
+          if (c >= 0xE0020 && c <= 0xE007E) {
+            if (tags.text.empty()) tags.span.start = src.orig_start(start);
+            tags.text.push_back(static_cast<char>(c - 0xE0000));
+            tags.span.end = src.orig_end(i - 1);
+          }
+        }
+      }
+      if (c == 0xE007F) in_flag = false;  // cancel tag ends a flag sequence
+      continue;  // dropped from the view; `prev` keeps the visible neighbour
+    }
+    if (tag_payloads) end_tag_run();
+    in_flag = (c == 0x1F3F4);
+    if (seg_from >= 0 && (!norm || norm->hasBoundaryBefore(c))) flush();
+    if (seg_from < 0) seg_from = start;
+    seg_to = i;
+    seg.append(c);
+    prev = c;
+  }
+  flush();
+  if (tag_payloads) end_tag_run();
+  return out;
+}
+
+namespace {
+
+struct Spoof {
+  USpoofChecker* checker = nullptr;
+  Spoof() {
+    UErrorCode status = U_ZERO_ERROR;
+    checker = uspoof_open(&status);
+    if (U_FAILURE(status)) checker = nullptr;
+  }
+  ~Spoof() {
+    if (checker) uspoof_close(checker);
+  }
+};
+
+// The ASCII skeleton of one non-ASCII code point, or "" when it has none. ICU's spoof checker is
+// thread-safe for skeleton queries once opened; the per-thread cache keeps the hot path lock-free.
+const std::string& ascii_skeleton(UChar32 c) {
+  static Spoof spoof;
+  thread_local std::unordered_map<UChar32, std::string> cache;
+  auto it = cache.find(c);
+  if (it != cache.end()) return it->second;
+  std::string result;
+  if (spoof.checker) {
+    char in[5];
+    std::int32_t n = 0;
+    UBool err = false;
+    U8_APPEND(reinterpret_cast<std::uint8_t*>(in), n, 4, c, err);
+    if (!err) {
+      char buf[64];
+      UErrorCode status = U_ZERO_ERROR;
+      const std::int32_t k = uspoof_getSkeletonUTF8(spoof.checker, 0, in, n, buf, sizeof buf, &status);
+      if (U_SUCCESS(status) && k > 0 && k < static_cast<std::int32_t>(sizeof buf)) {
+        bool ascii = true, alnum = false;
+        for (std::int32_t j = 0; j < k; ++j) {
+          const auto ch = static_cast<unsigned char>(buf[j]);
+          if (ch >= 0x80 || ch < 0x20) ascii = false;
+          if (std::isalnum(ch)) alnum = true;
+        }
+        if (ascii && alnum) {
+          result.assign(buf, static_cast<std::size_t>(k));
+          for (auto& ch : result) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+      }
+    }
+  }
+  if (cache.size() > 65536) cache.clear();  // bound memory under adversarial input
+  return cache.emplace(c, std::move(result)).first->second;
+}
+
+}  // namespace
+
+bool fold_skeleton(const View& src, View& out) {
+  const std::string& s = src.text;
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
+  const std::int32_t len = static_cast<std::int32_t>(s.size());
+  bool changed = false;
+  View v;
+  v.name = "skeleton";
+  v.depth = src.depth;
+  v.text.reserve(s.size());
+  std::int32_t i = 0;
+  while (i < len) {
+    if (bytes[i] < 0x80) {
+      v.push(static_cast<char>(bytes[i]), src.orig_start(i), src.orig_end(i));
+      ++i;
+      continue;
+    }
+    const std::int32_t start = i;
+    UChar32 c = 0;
+    U8_NEXT(bytes, i, len, c);
+    const std::uint32_t o_start = src.orig_start(start), o_end = src.orig_end(i - 1);
+    if (c >= 0) {
+      const std::string& sk = ascii_skeleton(c);
+      if (!sk.empty()) {
+        v.push(sk, o_start, o_end);
+        changed = true;
+        continue;
+      }
+    }
+    v.push(std::string_view(s.data() + start, static_cast<std::size_t>(i - start)), o_start, o_end);
+  }
+  if (changed) out = std::move(v);
+  return changed;
+}
+
+namespace {
+char leet_letter(char c) noexcept {
+  switch (c) {
+    case '0': return 'o';
+    case '1': return 'i';
+    case '!': return 'i';
+    case '|': return 'l';
+    case '3': return 'e';
+    case '4': return 'a';
+    case '@': return 'a';
+    case '5': return 's';
+    case '$': return 's';
+    case '7': return 't';
+    case '+': return 't';
+    case '8': return 'b';
+    case '9': return 'g';
+    default: return 0;
+  }
+}
+bool is_lower_alpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+}  // namespace
+
+bool fold_leet(const View& src, View& out) {
+  const std::string& s = src.text;
+  bool changed = false;
+  View v;
+  v.name = "leet";
+  v.depth = src.depth;
+  v.text.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (is_space(s[i])) {
+      v.push(s[i], src.orig_start(i), src.orig_end(i));
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    bool letters = false, leet = false;
+    while (j < s.size() && !is_space(s[j])) {
+      if (is_lower_alpha(s[j])) letters = true;
+      else if (leet_letter(s[j])) leet = true;
+      ++j;
+    }
+    const bool fold = letters && leet;
+    for (std::size_t k = i; k < j; ++k) {
+      char c = s[k];
+      if (fold) {
+        // Keep trailing punctuation ('!' ending a sentence) and leading '$' / '@' of handles.
+        const bool edge = (k + 1 == j && (c == '!' || c == '|')) || (k == i && (c == '@' || c == '$'));
+        if (const char l = leet_letter(c); l && !edge) {
+          c = l;
+          changed = true;
+        }
+      }
+      v.push(c, src.orig_start(k), src.orig_end(k));
+    }
+    i = j;
+  }
+  if (changed) out = std::move(v);
+  return changed;
+}
+
+bool fold_despace(const View& src, View& out) {
+  const std::string& s = src.text;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  auto sep = [](char c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*' || c == '|' || c == '/' || c == ','; };
+  // A "single" is an alphanumeric character with no alphanumeric neighbour.
+  auto single = [&](std::size_t k) {
+    return alnum(s[k]) && (k == 0 || !alnum(s[k - 1])) && (k + 1 >= s.size() || !alnum(s[k + 1]));
+  };
+  bool changed = false;
+  View v;
+  v.name = "despaced";
+  v.depth = src.depth;
+  v.text.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (single(i)) {
+      // Collect a run: single, (sep{1,3} single)*; a run of at least 4 letters is joined.
+      std::vector<std::size_t> letters{i};
+      std::vector<bool> word_break;
+      std::size_t k = i + 1;
+      while (k < s.size()) {
+        std::size_t g = k;
+        while (g < s.size() && sep(s[g]) && g - k < 3) ++g;
+        if (g == k || g >= s.size() || !single(g)) break;
+        word_break.push_back(g - k >= 2);  // a wider gap separates words
+        letters.push_back(g);
+        k = g + 1;
+      }
+      if (letters.size() >= 4) {
+        for (std::size_t n = 0; n < letters.size(); ++n) {
+          if (n > 0 && word_break[n - 1]) {
+            const std::size_t p = letters[n - 1] + 1;
+            v.push(' ', src.orig_start(p), src.orig_end(p));
+          }
+          v.push(s[letters[n]], src.orig_start(letters[n]), src.orig_end(letters[n]));
+        }
+        changed = true;
+        i = letters.back() + 1;
+        continue;
+      }
+    }
+    v.push(s[i], src.orig_start(i), src.orig_end(i));
+    ++i;
+  }
+  if (changed) out = std::move(v);
+  return changed;
+}
+
+bool looks_rot13(std::string_view folded) noexcept {
+  if (folded.find("rot13") != std::string_view::npos || folded.find("rot-13") != std::string_view::npos ||
+      folded.find("rot 13") != std::string_view::npos || folded.find("caesar") != std::string_view::npos)
+    return true;
+  std::array<std::size_t, 26> freq{};
+  std::size_t letters = 0;
+  for (char c : folded) {
+    if (c >= 'a' && c <= 'z') {
+      ++freq[static_cast<std::size_t>(c - 'a')];
+      ++letters;
+    }
+  }
+  if (letters < 24) return false;
+  // e, t, a, o are the most frequent letters of English and most Latin-script languages; rot13 moves
+  // them to r, g, n, b.
+  const std::size_t plain = freq['e' - 'a'] + freq['t' - 'a'] + freq['a' - 'a'] + freq['o' - 'a'];
+  const std::size_t rotated = freq['r' - 'a'] + freq['g' - 'a'] + freq['n' - 'a'] + freq['b' - 'a'];
+  return rotated > plain + letters / 20;
+}
+
+View rot13(const View& src) {
+  View v;
+  v.name = "rot13";
+  v.depth = src.depth;
+  v.text.reserve(src.text.size());
+  for (std::size_t i = 0; i < src.text.size(); ++i) {
+    char c = src.text[i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + (c - 'a' + 13) % 26);
+    v.push(c, src.orig_start(i), src.orig_end(i));
+  }
+  return v;
+}
+
+}  // namespace dg::text::detail
