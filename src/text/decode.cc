@@ -146,6 +146,10 @@ void find_region(std::string_view s, const char* kind, std::size_t min_escapes, 
     }
   }
   if (count < min_escapes) return;
+  // Widen to the enclosing tokens: "ignore%20all%20rules" decodes as a whole.
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '"' || c == '\''; };
+  while (first > 0 && !space(s[first - 1])) --first;
+  while (last < s.size() && !space(s[last])) ++last;
   std::string dec;
   for (std::size_t i = first; i < last;) {
     std::uint32_t cp = 0;

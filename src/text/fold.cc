@@ -352,6 +352,10 @@ bool fold_despace(const View& src, View& out) {
         }
         changed = true;
         i = letters.back() + 1;
+        // the gap after a run becomes one space
+        const std::size_t gap = i;
+        while (i < s.size() && sep(s[i]) && i - gap < 3) ++i;
+        if (i > gap) v.push(' ', src.orig_start(gap), src.orig_end(gap));
         continue;
       }
     }
