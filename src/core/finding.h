@@ -29,6 +29,7 @@ struct Finding {
   std::string view = "raw";          // which normalised view matched ("raw", "nfkc", "base64", ...)
   std::string evidence;              // rule id, validator, top features
   Role role = Role::prompt;          // which part of the exchange it was found in
+  int context_index = -1;            // which context document, when role == context
   bool redactable = false;           // spans may be replaced by the redactor
   std::string redact_label;          // e.g. "EMAIL"; used in "[REDACTED:EMAIL]"
   // Filled by the policy: the rule that decided about this finding, its action and whether the rule
@@ -46,6 +47,7 @@ struct Verdict {
   std::string chain;     // e.g. "prompt_injection -> pii_exposure"; empty when no chain
   std::string redacted;  // the redacted text when action == redact (of the scanned text)
   bool has_redacted = false;
+  std::vector<std::string> errors;  // detectors that could not complete ("name: error_code")
   std::uint64_t latency_us = 0;
 };
 

@@ -20,6 +20,7 @@ ojson finding_to_json(const Finding& f) {
           {"view", f.view},
           {"evidence", f.evidence},
           {"role", to_string(f.role)}};
+  if (f.context_index >= 0) j["context"] = f.context_index;
   if (!f.rule.empty()) {
     j["rule"] = f.rule;
     j["rule_action"] = to_string(f.action);
@@ -38,6 +39,7 @@ ojson verdict_to_json(const ojson& id, const Verdict& v) {
   if (!v.chain.empty()) j["chain"] = v.chain;
   j["findings"] = std::move(findings);
   if (v.has_redacted) j["redacted"] = v.redacted;
+  if (!v.errors.empty()) j["errors"] = v.errors;
   j["latency_us"] = v.latency_us;
   return j;
 }

@@ -1,0 +1,16 @@
+// Human-readable verdicts for `scan --format pretty`: one block per input, spans highlighted in the
+// original text, coloured when writing to a terminal.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/finding.h"
+#include "core/verdict_json.h"
+
+namespace dg::cli {
+
+std::string pretty_verdict(const ojson& id, const Verdict& v, std::string_view text, bool color);
+std::string pretty_error(const ojson& id, std::string_view code, std::string_view message, bool color);
+
+}  // namespace dg::cli

@@ -1,0 +1,73 @@
+// The engine: normalise once, run the detectors in registry order, decide with the policy, redact.
+// One immutable Engine (a snapshot of config, taxonomy, policy, normaliser and detectors) is shared
+// by all threads; each thread owns a ThreadState with its detectors' scratch. A reload builds a new
+// Engine and swaps the shared_ptr.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/finding.h"
+#include "core/taxonomy.h"
+#include "detect/detector.h"
+#include "policy/config.h"
+#include "policy/policy.h"
+
+namespace dg::policy {
+
+// One exchange with a model: any of the parts may be absent.
+struct Exchange {
+  std::string_view system;                // protected system prompt (leak / canary reference)
+  std::string_view prompt;                // what the user sent
+  std::vector<std::string_view> context;  // retrieved documents, tool results
+  std::string_view response;              // what the model answered
+  bool has_system = false, has_prompt = false, has_response = false;
+};
+
+class Engine {
+ public:
+  // Loads config, taxonomy, policy, rules and detectors; reports every problem.
+  static LoadResult<std::shared_ptr<const Engine>> load(const std::string& config_path,
+                                                        const std::vector<std::string>& overrides = {});
+  static LoadResult<std::shared_ptr<const Engine>> from_config(Config cfg);
+
+  class ThreadState {
+   public:
+    std::vector<std::unique_ptr<detect::Scratch>> scratch;  // one per detector
+  };
+  std::unique_ptr<ThreadState> make_thread_state() const;
+
+  // Scans one text in one role. `system` may be null. Never throws.
+  Verdict scan(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system = nullptr) const;
+  // Scans every part of an exchange; cross-domain escalations see request and response together.
+  // Redaction applies to the response when present, else to the prompt.
+  Verdict scan_exchange(ThreadState& ts, const Exchange& ex) const;
+
+  detect::ProtectedPrompt prepare_system(std::string_view system) const;
+
+  const Config& config() const noexcept { return cfg_; }
+  const Taxonomy& taxonomy() const noexcept { return taxonomy_; }
+  const Policy& policy() const noexcept { return policy_; }
+  const text::Normalizer& normalizer() const noexcept { return *normalizer_; }
+  const std::vector<std::unique_ptr<detect::Detector>>& detectors() const noexcept { return detectors_; }
+
+ private:
+  Engine() = default;
+  void run_detectors(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system,
+                     int context_index, Verdict& v) const;
+  void finish(Verdict& v, std::string_view redact_target, Role redact_role) const;
+
+  Config cfg_;
+  Taxonomy taxonomy_;
+  Policy policy_;
+  std::shared_ptr<const text::Normalizer> normalizer_;
+  std::vector<std::unique_ptr<detect::Detector>> detectors_;
+  std::size_t shingle_words_ = 5;
+};
+
+// Replaces the spans of redactable findings in `text` (spans of that role) with "[REDACTED:LABEL]".
+std::string redact(std::string_view text, const std::vector<Finding>& findings, Role role);
+
+}  // namespace dg::policy
