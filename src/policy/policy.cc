@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "core/errors.h"
 #include "core/yaml_util.h"
@@ -135,10 +137,11 @@ LoadResult<Policy> Policy::load_string(const std::string& yaml_text, const std::
 }
 
 LoadResult<Policy> Policy::load_file(const std::string& path, const Taxonomy& tax) {
-  LoadErrors errors;
-  YAML::Node root = yaml::load_file(path, errors);
-  if (!errors.empty()) return LoadResult<Policy>::failure(std::move(errors));
-  return load_string(YAML::Dump(root), path, tax);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return LoadResult<Policy>::failure({{path, 0, 0, std::string(errc::kConfigIo), "cannot open file"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), path, tax);
 }
 
 namespace {
