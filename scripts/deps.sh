@@ -8,6 +8,7 @@ packages=(
   libhyperscan-dev libicu-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  jq
 )
 
 missing=()
