@@ -62,6 +62,8 @@ class Detector {
   // the engine fills domain / intent / property from the taxonomy). Never throws. Returns false when
   // the detector could not complete (counted in errors; the policy's fail mode decides).
   virtual bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept = 0;
+  // The categories this detector can emit; the engine checks them against the taxonomy at load.
+  virtual std::vector<std::string> categories() const { return {}; }
 
   const Counters& counters() const noexcept { return counters_; }
 
