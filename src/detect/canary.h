@@ -25,6 +25,7 @@ class CanaryDetector final : public Detector {
   std::string_view name() const noexcept override { return "canary"; }
   bool applies_to(Role role) const noexcept override { return role != Role::prompt; }
   bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+  std::vector<std::string> categories() const override { return {"canary_leak"}; }
 
  private:
   CanaryDetector() = default;

@@ -20,6 +20,7 @@ class EncodingDetector final : public Detector {
   std::string_view name() const noexcept override { return "encoding"; }
   bool applies_to(Role) const noexcept override { return true; }
   bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+  std::vector<std::string> categories() const override { return {"encoding_smuggling"}; }
 
  private:
   explicit EncodingDetector(Config cfg) : cfg_(cfg) {}

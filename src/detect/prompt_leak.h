@@ -25,6 +25,7 @@ class PromptLeakDetector final : public Detector {
   std::string_view name() const noexcept override { return "prompt_leak"; }
   bool applies_to(Role role) const noexcept override { return role == Role::response; }
   bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+  std::vector<std::string> categories() const override { return {"system_prompt_leak"}; }
   const Config& config() const noexcept { return cfg_; }
 
  private:

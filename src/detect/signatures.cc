@@ -179,6 +179,12 @@ std::unique_ptr<Detector> SignatureDetector::load(const YAML::Node& node, yaml::
   return res.value ? std::move(*res.value) : nullptr;
 }
 
+std::vector<std::string> SignatureDetector::categories() const {
+  std::set<std::string> cats;
+  for (const auto& r : rules_) cats.insert(r.category);
+  return {cats.begin(), cats.end()};
+}
+
 std::unique_ptr<Scratch> SignatureDetector::make_scratch() const {
   return std::make_unique<SigScratch>(folded_db_.get(), raw_db_.get());
 }

@@ -61,6 +61,7 @@ class SignatureDetector final : public Detector {
   bool applies_to(Role role) const noexcept override { return (roles_ & role_bit(role)) != 0; }
   std::unique_ptr<Scratch> make_scratch() const override;
   bool scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept override;
+  std::vector<std::string> categories() const override;
 
   const std::vector<SignatureRule>& rules() const noexcept { return rules_; }
 
