@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   dg::cli::GlobalOptions g;
   app.add_option("-c,--config", g.config, "config file (default: $DUALGUARD_CONFIG, ./config/dualguard.yaml, installed)")
       ->envname("DUALGUARD_CONFIG");
-  app.add_option("--set", g.overrides, "override a config value, e.g. --set detectors.pii.enabled=false (repeatable)");
+  app.add_option("--set", g.overrides, "override a config value, e.g. --set detectors.pii.enabled=false (repeatable)")
+      ->allow_extra_args(false);
   int exit_code = dg::cli::kExitOk;
   dg::cli::add_scan(app, g, exit_code);
   dg::cli::add_config(app, g, exit_code);

@@ -33,6 +33,7 @@ struct ScanOptions {
   std::string format = "json";
   std::string color = "auto";
   std::string progress = "auto";
+  std::string fail_on_list;            // comma-separated, split in run_scan
   std::vector<std::string> fail_on;
   unsigned threads = 0;
   std::size_t batch = 512;
@@ -132,7 +133,12 @@ bool read_file(const std::string& path, std::string& out) {
   return true;
 }
 
-int run_scan(const GlobalOptions& g, const ScanOptions& o) {
+int run_scan(const GlobalOptions& g, ScanOptions& o) {
+  for (std::size_t s = 0, e; s < o.fail_on_list.size(); s = e + 1) {
+    e = o.fail_on_list.find(',', s);
+    if (e == std::string::npos) e = o.fail_on_list.size();
+    if (e > s) o.fail_on.push_back(o.fail_on_list.substr(s, e - s));
+  }
   for (const auto& f : o.fail_on) {
     if (!kFailOn.count(f)) {
       std::cerr << "dualguard scan: unknown --fail-on value '" << f
@@ -290,10 +296,10 @@ void add_scan(CLI::App& app, GlobalOptions& g, int& exit_code) {
   scan->add_option("--color", o->color, "auto, always or never")->check(CLI::IsMember({"auto", "always", "never"}));
   scan->add_option("--progress", o->progress, "progress bar on stderr: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  scan->add_option("--fail-on", o->fail_on,
+  scan->add_option("--fail-on", o->fail_on_list,
                    "exit 1 if any verdict matches: block, review, redact, safe_mode, any (not allow), finding, safety, "
                    "security, hybrid, error (comma-separated)")
-      ->delimiter(',');
+      ;
   scan->add_option("-j,--threads", o->threads, "worker threads (default: config scan.threads, 0 = all cores)");
   scan->add_option("--batch", o->batch, "inputs per batch")->check(CLI::Range(1, 1 << 20));
   scan->callback([&g, &exit_code, o] { exit_code = run_scan(g, *o); });

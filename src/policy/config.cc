@@ -61,7 +61,7 @@ void apply_override(YAML::Node root, const std::string& kv, LoadErrors& errors) 
     YAML::Node next = path.back()[parts[i]];
     if (!next.IsDefined() || next.IsNull()) {
       path.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
-      next = path.back()[parts[i]];
+      next.reset(path.back()[parts[i]]);  // reset() rebinds; operator= would assign into the node
     }
     if (!next.IsMap()) {
       errors.push_back({"--set", 0, 0, std::string(errc::kConfigInvalidValue), "override '" + key + "': '" + parts[i] + "' is not a mapping"});
@@ -74,7 +74,21 @@ void apply_override(YAML::Node root, const std::string& kv, LoadErrors& errors) 
 
 }  // namespace
 
+LoadResult<Config> load_config_impl(const std::string& path, const std::vector<std::string>& overrides);
+
 LoadResult<Config> load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  // yaml-cpp throws on some malformed trees (e.g. a scalar where a map is walked); a config must never
+  // crash the program, so anything thrown becomes a located error.
+  try {
+    return load_config_impl(path, overrides);
+  } catch (const YAML::Exception& e) {
+    return LoadResult<Config>::failure({{path, e.mark.line + 1, e.mark.column + 1, std::string(errc::kConfigInvalidValue), e.msg}});
+  } catch (const std::exception& e) {
+    return LoadResult<Config>::failure({{path, 0, 0, std::string(errc::kConfigInvalidValue), e.what()}});
+  }
+}
+
+LoadResult<Config> load_config_impl(const std::string& path, const std::vector<std::string>& overrides) {
   LoadErrors errors;
   Config cfg;
   cfg.path = path;
@@ -126,8 +140,8 @@ LoadResult<Config> load_config(const std::string& path, const std::vector<std::s
   for (const auto& e : detect::registry()) {
     DetectorSection s;
     s.name = std::string(e.name);
-    s.node = d.IsMap() ? d[s.name] : YAML::Node();
-    if (!s.node.IsDefined() || s.node.IsNull()) s.node = YAML::Node(YAML::NodeType::Map);
+    if (d.IsMap() && d[s.name].IsDefined() && !d[s.name].IsNull()) s.node.reset(d[s.name]);
+    else s.node.reset(YAML::Node(YAML::NodeType::Map));
     if (s.node.IsMap()) s.enabled = r.boolean(s.node, "enabled", true);
     cfg.detectors.push_back(std::move(s));
   }
@@ -137,14 +151,19 @@ LoadResult<Config> load_config(const std::string& path, const std::vector<std::s
     cfg.scan.threads = static_cast<unsigned>(r.integer(sc, "threads", 0, 0, 256));
     cfg.scan.max_input_bytes = static_cast<std::size_t>(r.integer(sc, "max_input_bytes", 1 << 20, 1024, 1ll << 30));
   }
-  if (!errors.empty()) return LoadResult<Config>::failure(std::move(errors));
-  return LoadResult<Config>::success(std::move(cfg));
+  // The value is returned even with errors, so that the engine can go on and report problems in the
+  // files the config names (taxonomy, policy, rules) in the same pass.
+  return LoadResult<Config>{std::move(cfg), std::move(errors)};
 }
 
 namespace {
 bool secret_key(const std::string& k) {
-  for (const char* s : {"token", "key", "secret", "password", "canary"})
-    if (k.find(s) != std::string::npos) return true;
+  for (const char* s : {"token", "tokens", "password", "secret", "api_key", "key", "keys"})
+    if (k == s) return true;
+  for (const char* s : {"_token", "_tokens", "_password", "_secret", "_key", "_keys"}) {
+    const std::string suffix(s);
+    if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
+  }
   return false;
 }
 YAML::Node redact(const YAML::Node& n, bool secret) {

@@ -13,11 +13,26 @@ namespace dg::policy {
 LoadResult<std::shared_ptr<const Engine>> Engine::load(const std::string& config_path,
                                                        const std::vector<std::string>& overrides) {
   auto cfg = load_config(config_path, overrides);
-  if (!cfg.ok()) return LoadResult<std::shared_ptr<const Engine>>::failure(std::move(cfg.errors));
-  return from_config(std::move(*cfg.value));
+  if (!cfg.value) return LoadResult<std::shared_ptr<const Engine>>::failure(std::move(cfg.errors));
+  auto engine = from_config(std::move(*cfg.value));
+  if (cfg.errors.empty()) return engine;
+  cfg.errors.insert(cfg.errors.end(), engine.errors.begin(), engine.errors.end());
+  return LoadResult<std::shared_ptr<const Engine>>::failure(std::move(cfg.errors));
 }
 
 LoadResult<std::shared_ptr<const Engine>> Engine::from_config(Config cfg) {
+  const std::string path = cfg.path;
+  try {
+    return from_config_impl(std::move(cfg));
+  } catch (const YAML::Exception& e) {
+    return LoadResult<std::shared_ptr<const Engine>>::failure(
+        {{path, e.mark.line + 1, e.mark.column + 1, std::string(errc::kConfigInvalidValue), e.msg}});
+  } catch (const std::exception& e) {
+    return LoadResult<std::shared_ptr<const Engine>>::failure({{path, 0, 0, std::string(errc::kConfigInvalidValue), e.what()}});
+  }
+}
+
+LoadResult<std::shared_ptr<const Engine>> Engine::from_config_impl(Config cfg) {
   using R = LoadResult<std::shared_ptr<const Engine>>;
   LoadErrors errors;
   auto engine = std::shared_ptr<Engine>(new Engine());

@@ -55,6 +55,7 @@ class Engine {
 
  private:
   Engine() = default;
+  static LoadResult<std::shared_ptr<const Engine>> from_config_impl(Config cfg);
   void run_detectors(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system,
                      int context_index, Verdict& v) const;
   void finish(Verdict& v, std::string_view redact_target, Role redact_role) const;
