@@ -1,11 +1,18 @@
 #include "detect/hyperscan.h"
 
+#include <sodium.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace dg::detect {
 
 std::shared_ptr<const HsDatabase> HsDatabase::compile(const std::vector<HsPattern>& patterns, int& error_index,
-                                                      std::string& error) {
+                                                      std::string& error, Som som) {
   error_index = -1;
   if (patterns.empty()) {
     error = "no patterns";
@@ -15,7 +22,7 @@ std::shared_ptr<const HsDatabase> HsDatabase::compile(const std::vector<HsPatter
   std::vector<unsigned> flags, ids;
   for (const auto& p : patterns) {
     exprs.push_back(p.expression.c_str());
-    flags.push_back(p.flags | HS_FLAG_SOM_LEFTMOST);
+    flags.push_back(p.flags | (som == Som::leftmost ? HS_FLAG_SOM_LEFTMOST : 0u));
     ids.push_back(p.id);
   }
   hs_database_t* db = nullptr;
@@ -28,6 +35,72 @@ std::shared_ptr<const HsDatabase> HsDatabase::compile(const std::vector<HsPatter
     return nullptr;
   }
   return std::shared_ptr<const HsDatabase>(new HsDatabase(db));
+}
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("DUALGUARD_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/dualguard";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/dualguard";
+  return "";
+}
+
+namespace {
+std::string cache_key(const std::vector<HsPattern>& patterns, Som som) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  auto feed = [&](std::string_view s) {
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>("\0"), 1);
+  };
+  feed(hs_version());
+  for (const auto& p : patterns) {
+    feed(p.expression);
+    feed(std::to_string(p.flags | (som == Som::leftmost ? HS_FLAG_SOM_LEFTMOST : 0u)));
+    feed(std::to_string(p.id));
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, digest);
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+}  // namespace
+
+std::shared_ptr<const HsDatabase> HsDatabase::compile_cached(const std::vector<HsPattern>& patterns,
+                                                             const std::string& cache_dir, int& error_index,
+                                                             std::string& error, Som som) {
+  if (cache_dir.empty() || patterns.empty()) return compile(patterns, error_index, error, som);
+  namespace fs = std::filesystem;
+  const fs::path file = fs::path(cache_dir) / ("hs-" + cache_key(patterns, som) + ".db");
+  {
+    std::ifstream in(file, std::ios::binary);
+    if (in) {
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      const std::string bytes = ss.str();
+      hs_database_t* db = nullptr;
+      if (hs_deserialize_database(bytes.data(), bytes.size(), &db) == HS_SUCCESS)
+        return std::shared_ptr<const HsDatabase>(new HsDatabase(db));
+    }
+  }
+  auto db = compile(patterns, error_index, error, som);
+  if (!db) return db;
+  char* bytes = nullptr;
+  std::size_t len = 0;
+  if (hs_serialize_database(db->db_, &bytes, &len) == HS_SUCCESS) {
+    // Write to a unique temporary name, then rename: concurrent processes never see a partial file.
+    std::error_code ec;
+    fs::create_directories(cache_dir, ec);
+    const fs::path tmp = file.string() + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      if (out) out.write(bytes, static_cast<std::streamsize>(len));
+    }
+    fs::rename(tmp, file, ec);
+    if (ec) fs::remove(tmp, ec);
+    std::free(bytes);
+  }
+  return db;
 }
 
 HsDatabase::~HsDatabase() { hs_free_database(db_); }

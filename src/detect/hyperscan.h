@@ -15,9 +15,13 @@ namespace dg::detect {
 
 struct HsPattern {
   std::string expression;
-  unsigned flags = 0;  // HS_FLAG_*; HS_FLAG_SOM_LEFTMOST is always added
+  unsigned flags = 0;  // HS_FLAG_*
   unsigned id = 0;
 };
+
+// Start-of-match tracking: exact spans from Hyperscan, at a cost in database size (about 8x for
+// complex rule sets). Without it, HsMatch::from is 0 and callers find starts another way.
+enum class Som { leftmost, none };
 
 struct HsMatch {
   unsigned id;
@@ -30,7 +34,16 @@ class HsDatabase {
   // Compiles all patterns into one block-mode database. On failure returns null and sets
   // `error_index` (the failing pattern's index in `patterns`, or -1) and `error`.
   static std::shared_ptr<const HsDatabase> compile(const std::vector<HsPattern>& patterns, int& error_index,
-                                                   std::string& error);
+                                                   std::string& error, Som som = Som::leftmost);
+  // As compile(), but first looks for the serialised database in `cache_dir` under a name derived
+  // from the SHA-256 of the Hyperscan version and every pattern (expression, flags, id), and stores
+  // it there after compiling. Compiling large rule sets takes seconds; loading a cached database
+  // takes milliseconds. An empty `cache_dir`, an unreadable cache or a database built for another
+  // Hyperscan / CPU falls back to compiling. The cache is as trusted as the rule files: keep it in
+  // a directory only the deployment can write.
+  static std::shared_ptr<const HsDatabase> compile_cached(const std::vector<HsPattern>& patterns,
+                                                          const std::string& cache_dir, int& error_index,
+                                                          std::string& error, Som som = Som::leftmost);
   ~HsDatabase();
   HsDatabase(const HsDatabase&) = delete;
   HsDatabase& operator=(const HsDatabase&) = delete;
@@ -59,5 +72,9 @@ class HsScratch : public Scratch {
 
 // From all matches of one id, the maximal non-overlapping spans (longest match per start).
 std::vector<Span> maximal_spans(std::vector<HsMatch>& matches, unsigned id);
+
+// The default cache folder for compiled databases: $DUALGUARD_CACHE_DIR, else $XDG_CACHE_HOME/dualguard,
+// else $HOME/.cache/dualguard; "" when none is set.
+std::string default_cache_dir();
 
 }  // namespace dg::detect

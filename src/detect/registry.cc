@@ -4,7 +4,9 @@
 
 #include "detect/canary.h"
 #include "detect/encoding.h"
+#include "detect/pii.h"
 #include "detect/prompt_leak.h"
+#include "detect/secrets.h"
 #include "detect/signatures.h"
 
 namespace dg::detect {
@@ -16,6 +18,10 @@ const std::array kRegistry{
     RegistryEntry{"signatures", "Hyperscan rule sets: injection, jailbreak templates, special tokens, extraction, "
                                 "exfiltration markup, SQL/shell/XSS in output",
                   &SignatureDetector::load},
+    RegistryEntry{"secrets", "provider API keys, private keys, JWTs, high-entropy secret assignments (secret_exposure)",
+                  &SecretsDetector::load},
+    RegistryEntry{"pii", "e-mail, phone, payment card (Luhn), IBAN (mod-97), SSN, IP addresses (pii_exposure)",
+                  &PiiDetector::load},
     RegistryEntry{"canary", "per-deployment canary tokens appearing in responses (canary_leak)", &CanaryDetector::load},
     RegistryEntry{"prompt_leak", "responses reproducing the protected system prompt (shingle overlap)",
                   &PromptLeakDetector::load},
