@@ -1,5 +1,8 @@
 #include "detect/signatures.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -15,10 +18,31 @@ namespace {
 
 class SigScratch final : public Scratch {
  public:
-  SigScratch(const HsDatabase* a, const HsDatabase* b) : hs({a, b}) {}
+  SigScratch(const HsDatabase* a, const HsDatabase* b) : hs({a, b}) {
+    md = pcre2_match_data_create(1, nullptr);
+    mc = pcre2_match_context_create(nullptr);
+    // Bound backtracking: a rule that PCRE2 cannot settle within the limit keeps an approximate span.
+    if (mc) pcre2_set_match_limit(mc, 200000);
+  }
+  ~SigScratch() override {
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+  }
   HsScratch hs;
   std::vector<HsMatch> matches;
+  pcre2_match_data* md = nullptr;
+  pcre2_match_context* mc = nullptr;
 };
+
+std::uint32_t pcre_options(unsigned hs_flags) {
+  std::uint32_t o = 0;
+  if (hs_flags & HS_FLAG_CASELESS) o |= PCRE2_CASELESS;
+  if (hs_flags & HS_FLAG_DOTALL) o |= PCRE2_DOTALL;
+  if (hs_flags & HS_FLAG_MULTILINE) o |= PCRE2_MULTILINE;
+  if (hs_flags & HS_FLAG_UTF8) o |= PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+  if (hs_flags & HS_FLAG_UCP) o |= PCRE2_UCP;
+  return o;
+}
 
 unsigned parse_flags(yaml::Reader& r, const YAML::Node& rule) {
   unsigned flags = HS_FLAG_CASELESS;  // default: patterns are case-insensitive
@@ -112,7 +136,7 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
     if (pats.empty()) return;
     int bad = -1;
     std::string msg;
-    db = HsDatabase::compile(pats, bad, msg);
+    db = HsDatabase::compile_cached(pats, cfg.cache_dir, bad, msg, Som::none);
     if (db) return;
     if (bad >= 0) {
       err(rules[idx[static_cast<std::size_t>(bad)]], errc::kPatternCompile, msg);
@@ -121,7 +145,7 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
         if (static_cast<int>(k) == bad) continue;
         int b2 = -1;
         std::string m2;
-        if (!HsDatabase::compile({pats[k]}, b2, m2)) err(rules[idx[k]], errc::kPatternCompile, m2);
+        if (!HsDatabase::compile({pats[k]}, b2, m2, Som::none)) err(rules[idx[k]], errc::kPatternCompile, m2);
       }
     } else {
       errors.push_back({"", 0, 0, std::string(errc::kPatternCompile), msg});
@@ -129,6 +153,23 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
   };
   compile(folded, folded_idx, det->folded_db_);
   compile(raw, raw_idx, det->raw_db_);
+  if (!errors.empty()) return R::failure(std::move(errors));  // one report per bad pattern
+  for (const auto& rule : rules) {
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(rule.pattern.data()), rule.pattern.size(),
+                                   pcre_options(rule.flags), &code, &offset, nullptr);
+    if (!re) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(code, msg, sizeof msg);
+      err(rule, errc::kPatternCompile,
+          "PCRE2 (span finder) rejects the pattern at offset " + std::to_string(offset) + ": " +
+              reinterpret_cast<const char*>(msg));
+    } else {
+      pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
+    }
+    det->span_re_.push_back(re);
+  }
   if (!errors.empty()) return R::failure(std::move(errors));
   det->rules_ = std::move(rules);
   return R::success(std::move(det));
@@ -167,16 +208,47 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::create(const C
 
 std::unique_ptr<Detector> SignatureDetector::load(const YAML::Node& node, yaml::Reader& r, const LoadContext& ctx) {
   Config cfg;
-  if (!r.check_keys(node, {"enabled", "rules", "max_scan_bytes", "max_matches"}, "detectors.signatures")) return nullptr;
+  if (!r.check_keys(node, {"enabled", "rules", "max_scan_bytes", "max_matches", "cache_dir"}, "detectors.signatures"))
+    return nullptr;
   std::vector<std::string> paths = r.str_list(node, "rules");
   if (paths.empty()) paths.push_back("signatures");
   for (auto& p : paths)
     cfg.rule_paths.push_back(fs::path(p).is_absolute() ? p : (fs::path(ctx.config_dir) / p).string());
   cfg.max_scan_bytes = static_cast<std::size_t>(r.integer(node, "max_scan_bytes", 256 * 1024, 1024, 64ll << 20));
   cfg.max_matches = static_cast<std::size_t>(r.integer(node, "max_matches", 4096, 16, 1 << 20));
+  if (auto dir = r.str(node, "cache_dir")) cfg.cache_dir = *dir == "none" ? "" : *dir;
   auto res = create(cfg);
   for (auto& e : res.errors) r.errors().push_back(std::move(e));
   return res.value ? std::move(*res.value) : nullptr;
+}
+
+SignatureDetector::~SignatureDetector() {
+  for (auto* re : span_re_) pcre2_code_free(re);
+}
+
+std::vector<Span> SignatureDetector::spans_of(std::size_t rule, std::string_view text, Scratch& scratch,
+                                              std::uint32_t hs_end) const {
+  auto& s = static_cast<SigScratch&>(scratch);
+  std::vector<Span> spans;
+  pcre2_code* re = rule < span_re_.size() ? span_re_[rule] : nullptr;
+  PCRE2_SIZE start = 0;
+  while (re && s.md && start <= text.size() && spans.size() < 16) {
+    const int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, 0, s.md, s.mc);
+    if (rc < 0) break;
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
+    if (ov[1] <= ov[0]) {
+      start = ov[1] + 1;
+      continue;
+    }
+    spans.push_back({static_cast<std::uint32_t>(ov[0]), static_cast<std::uint32_t>(ov[1])});
+    start = ov[1];
+  }
+  if (spans.empty()) {
+    // Hyperscan and PCRE2 disagree (or PCRE2 hit its limit): keep the end Hyperscan reported and
+    // the sentence-sized stretch before it.
+    spans.push_back({hs_end > 80 ? hs_end - 80 : 0, hs_end});
+  }
+  return spans;
 }
 
 std::vector<std::string> SignatureDetector::categories() const {
@@ -223,12 +295,11 @@ bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<
         while (next < s->matches.size() && s->matches[next].id == id) ++next;
         const SignatureRule& rule = rules_[id];
         if (!(rule.roles & role_bit(in.role))) { m = next; continue; }
-        std::vector<HsMatch> group(s->matches.begin() + static_cast<std::ptrdiff_t>(m),
-                                   s->matches.begin() + static_cast<std::ptrdiff_t>(next));
-        std::vector<Span> local = maximal_spans(group, id);
+        const std::uint32_t hs_end = s->matches[m].to;
         m = next;
         auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == id; });
         if (it != seen.end()) continue;  // an earlier (less folded) view already matched this rule
+        const std::vector<Span> local = spans_of(id, t, *s, hs_end);
         Finding f;
         f.detector = "signatures";
         f.category = rule.category;

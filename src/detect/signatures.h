@@ -21,6 +21,8 @@
 
 #include "detect/hyperscan.h"
 
+typedef struct pcre2_real_code_8 pcre2_code_8;
+
 namespace dg::detect {
 
 struct SignatureRule {
@@ -47,6 +49,7 @@ class SignatureDetector final : public Detector {
     std::vector<std::string> rule_paths;  // files or directories of *.yaml, resolved
     std::size_t max_scan_bytes = 256 * 1024;
     std::size_t max_matches = 4096;
+    std::string cache_dir = default_cache_dir();  // compiled-database cache; "" disables it
   };
 
   // Loads and compiles every rule file; reports every problem at once.
@@ -65,8 +68,14 @@ class SignatureDetector final : public Detector {
 
   const std::vector<SignatureRule>& rules() const noexcept { return rules_; }
 
+  ~SignatureDetector() override;
+
  private:
   SignatureDetector() = default;
+  // Spans of a rule's matches in `text`, found by PCRE2 (Hyperscan runs without start-of-match
+  // tracking: a database 8x smaller and faster to scan; the rare matching rule is re-run for spans).
+  std::vector<Span> spans_of(std::size_t rule, std::string_view text, Scratch& scratch, std::uint32_t hs_end) const;
+  std::vector<pcre2_code_8*> span_re_;
   Config cfg_;
   std::vector<SignatureRule> rules_;
   std::shared_ptr<const HsDatabase> folded_db_, raw_db_;
