@@ -45,17 +45,18 @@ std::uint32_t pcre_options(unsigned hs_flags) {
 }
 
 unsigned parse_flags(yaml::Reader& r, const YAML::Node& rule) {
-  unsigned flags = HS_FLAG_CASELESS;  // default: patterns are case-insensitive
+  // Flags add to the default (caseless); `case_sensitive` is the one way to remove it, so that
+  // `flags: [dotall]` cannot silently make a rule case-sensitive.
+  unsigned flags = HS_FLAG_CASELESS;
   const YAML::Node n = rule["flags"];
   if (!n.IsDefined()) return flags;
-  flags = 0;
   for (const auto& f : r.str_list(rule, "flags")) {
     if (f == "caseless") flags |= HS_FLAG_CASELESS;
     else if (f == "dotall") flags |= HS_FLAG_DOTALL;
     else if (f == "multiline") flags |= HS_FLAG_MULTILINE;
     else if (f == "ucp") flags |= HS_FLAG_UCP | HS_FLAG_UTF8;
     else if (f == "utf8") flags |= HS_FLAG_UTF8;
-    else if (f == "case_sensitive") {}
+    else if (f == "case_sensitive") flags &= ~static_cast<unsigned>(HS_FLAG_CASELESS);
     else r.error(n, errc::kConfigInvalidValue, "unknown flag '" + f + "' (caseless, case_sensitive, dotall, multiline, ucp, utf8)");
   }
   return flags;
@@ -127,7 +128,9 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
   std::vector<std::size_t> folded_idx, raw_idx;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     det->roles_ |= rules[i].roles;
-    HsPattern p{rules[i].pattern, rules[i].flags, static_cast<unsigned>(i)};
+    // One match per rule and view is all the prefilter needs (PCRE2 finds every span of a matching
+    // rule): a rule that matches at many end offsets cannot exhaust max_matches and hide later rules.
+    HsPattern p{rules[i].pattern, rules[i].flags | HS_FLAG_SINGLEMATCH, static_cast<unsigned>(i)};
     (rules[i].raw_view ? raw : folded).push_back(p);
     (rules[i].raw_view ? raw_idx : folded_idx).push_back(i);
   }
