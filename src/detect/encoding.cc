@@ -1,6 +1,7 @@
 #include "detect/encoding.h"
 
 #include <array>
+#include <cctype>
 
 #include "core/errors.h"
 
@@ -29,11 +30,27 @@ bool EncodingDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>&
   try {
     std::array<std::size_t, 5> count{};
     std::array<std::vector<Span>, 5> spans;
-    for (const auto& a : in.text.anomalies) {
+    // Invisible characters that split a word ("ig<ZWSP>nore") hide it from filters; ones beside
+    // spaces or punctuation are usually copy-paste debris (Wikipedia's coordinates carry U+FEFF).
+    const std::string_view orig = in.text.original;
+    auto wordish = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    std::size_t in_word = 0;
+    const auto& an = in.text.anomalies;
+    for (std::size_t i = 0; i < an.size(); ++i) {
+      const auto& a = an[i];
       if (a.benign_context) continue;
       const auto k = static_cast<std::size_t>(a.kind);
       ++count[k];
       spans[k].push_back(a.span);
+      if (a.kind == text::AnomalyKind::invalid_utf8) continue;
+      // the visible neighbours: skip adjacent invisible characters on both sides
+      std::size_t lo = i, hi = i;
+      while (lo > 0 && an[lo - 1].span.end == an[lo].span.start) --lo;
+      while (hi + 1 < an.size() && an[hi + 1].span.start == an[hi].span.end) ++hi;
+      const std::uint32_t before = an[lo].span.start, after = an[hi].span.end;
+      if (before > 0 && after < orig.size() && wordish(static_cast<unsigned char>(orig[before - 1])) &&
+          wordish(static_cast<unsigned char>(orig[after])))
+        ++in_word;
     }
     const std::size_t invisible = count[0] + count[1] + count[2] + count[3];
     const bool hidden_text = in.text.find("tags") != nullptr;
@@ -58,9 +75,9 @@ bool EncodingDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>&
         f.score = 0.95;
         const auto* tags = in.text.find("tags");
         ev += "; hidden text \"" + excerpt(tags->text, 60) + "\"";
-      } else if (invisible >= 3 || count[1] > 0) {
+      } else if (in_word >= 3 || count[1] > 0) {
         f.severity = Severity::medium;
-        f.score = invisible >= 8 ? 0.8 : 0.6;
+        f.score = in_word >= 8 ? 0.8 : 0.6;
       } else {
         f.severity = Severity::low;
         f.score = 0.3;

@@ -79,3 +79,18 @@ TEST(Encoding, ConfigUnknownKeyIsAnError) {
 }
 
 }  // namespace dg::detect
+
+namespace dg::detect {
+
+TEST(Encoding, InvisibleCharactersBetweenWordsAreDebrisNotSmuggling) {
+  // Wikipedia coordinates: U+FEFF around " / ", many times in a table
+  std::string row = "58.8\xC2\xB0N 8.75\xC2\xB0W\xEF\xBB\xBF / \xEF\xBB\xBF" "58.800\xC2\xB0N\n";
+  std::string table;
+  for (int i = 0; i < 10; ++i) table += row;
+  auto f = testing::scan(*EncodingDetector::create({}).value.value(), table);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::low);
+  EXPECT_EQ(f[0].evidence, "20 zero_width");
+}
+
+}  // namespace dg::detect
