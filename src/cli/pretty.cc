@@ -26,10 +26,10 @@ const char* action_color(Action a) {
 }
 
 // The text with the spans of findings on `role` highlighted, on one line, shortened around them.
-std::string highlight(std::string_view text, const Verdict& v, const Style& st) {
+std::string highlight(std::string_view text, const Verdict& v, Role shown, const Style& st) {
   std::vector<Span> spans;
   for (const auto& f : v.findings)
-    if (f.context_index < 0)
+    if (f.context_index < 0 && f.role == shown)
       for (const auto& s : f.spans)
         if (s.end <= text.size() && s.end > s.start) spans.push_back(s);
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
@@ -53,14 +53,14 @@ std::string highlight(std::string_view text, const Verdict& v, const Style& st) 
 
 }  // namespace
 
-std::string pretty_verdict(const ojson& id, const Verdict& v, std::string_view text, bool color) {
+std::string pretty_verdict(const ojson& id, const Verdict& v, std::string_view text, Role shown, bool color) {
   const Style st{color};
   std::string action(to_string(v.action));
   for (auto& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string out = "[" + id.dump() + "] " + st(action_color(v.action), action) + "  " + std::string(to_string(v.cls));
   if (!v.chain.empty()) out += "  (" + v.chain + ")";
   out += "  " + std::to_string(v.latency_us) + " us\n";
-  out += "    " + highlight(text, v, st) + "\n";
+  out += "    " + highlight(text, v, shown, st) + "\n";
   out += "    " + st("2", "reason: ") + v.reason + "\n";
   for (const auto& f : v.findings) {
     char score[16];

@@ -10,7 +10,8 @@
 
 namespace dg::cli {
 
-std::string pretty_verdict(const ojson& id, const Verdict& v, std::string_view text, bool color);
+// `text` is the text shown (of role `shown`); only spans of findings on that role are highlighted.
+std::string pretty_verdict(const ojson& id, const Verdict& v, std::string_view text, Role shown, bool color);
 std::string pretty_error(const ojson& id, std::string_view code, std::string_view message, bool color);
 
 }  // namespace dg::cli

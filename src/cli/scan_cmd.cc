@@ -76,6 +76,7 @@ class Scanner {
     }
     Verdict v;
     std::string_view shown;
+    Role shown_role = role_;
     if (r.exchange) {
       policy::Exchange ex;
       ex.has_prompt = r.has_prompt;
@@ -87,6 +88,7 @@ class Scanner {
       ex.system = r.has_system ? std::string_view(r.system) : system_ ? std::string_view(system_->text) : std::string_view();
       v = engine_.scan_exchange(ts, ex);
       shown = r.has_response ? std::string_view(r.response) : std::string_view(r.prompt);
+      shown_role = r.has_response ? Role::response : Role::prompt;
     } else {
       detect::ProtectedPrompt own;
       const detect::ProtectedPrompt* sys = system_;
@@ -100,7 +102,7 @@ class Scanner {
     it.action = v.action;
     it.cls = v.cls;
     it.any_finding = !v.findings.empty();
-    it.out = pretty_ ? pretty_verdict(r.id, v, shown, color_)
+    it.out = pretty_ ? pretty_verdict(r.id, v, shown, shown_role, color_)
                      : verdict_to_json(r.id, v).dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";
   }
 

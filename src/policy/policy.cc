@@ -248,7 +248,9 @@ void Policy::decide(Verdict& v) const {
           "; findings of both domains but no causal chain";
   } else if (security) {
     v.cls = VerdictClass::security;
-    why = "security: deliberate attack on the AI system";
+    why = decider->intent == Intent::adversarial
+              ? "security: deliberate attack on the AI system"
+              : "security: threat to the " + decider->property + " of the AI system (origin not established)";
   } else {
     v.cls = VerdictClass::safety;
     why = "safety: unintended harm, no attack seen";
