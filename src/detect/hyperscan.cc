@@ -53,6 +53,13 @@ std::string cache_key(const std::vector<HsPattern>& patterns, Som som) {
     crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>("\0"), 1);
   };
   feed(hs_version());
+  // The platform a database is built for (CPU features, tuning): a database built under an emulator
+  // or on another CPU must not be picked up here.
+  hs_platform_info_t plat{};
+  if (hs_populate_platform(&plat) == HS_SUCCESS) {
+    feed(std::to_string(plat.tune));
+    feed(std::to_string(plat.cpu_features));
+  }
   for (const auto& p : patterns) {
     feed(p.expression);
     feed(std::to_string(p.flags | (som == Som::leftmost ? HS_FLAG_SOM_LEFTMOST : 0u)));
