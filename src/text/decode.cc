@@ -11,14 +11,14 @@
 namespace dg::text::detail {
 namespace {
 
-int hexval(char c) noexcept {
+constexpr int hexval(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-int b64val(char c) noexcept {
+constexpr int b64val(char c) noexcept {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -62,26 +62,40 @@ bool take(std::size_t n, std::size_t& budget) {
   return true;
 }
 
+// Character classes for the payload finders, one table lookup per byte.
+enum : std::uint8_t { kB64 = 1, kHex = 2, kHexRun = 4, kUpper = 8, kLower = 16, kDigit = 32 };
+constexpr std::array<std::uint8_t, 256> kClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    std::uint8_t v = 0;
+    if (b64val(static_cast<char>(c)) >= 0) v |= kB64;
+    if (hexval(static_cast<char>(c)) >= 0) v |= kHex | kHexRun;
+    // what a hex payload may contain besides digits: "\x" / "0x" prefixes and pair separators
+    if (c == '\\' || c == 'x' || c == 'X' || c == ' ' || c == ':' || c == ',') v |= kHexRun;
+    if (c >= 'A' && c <= 'Z') v |= kUpper;
+    if (c >= 'a' && c <= 'z') v |= kLower;
+    if (c >= '0' && c <= '9') v |= kDigit;
+    t[static_cast<std::size_t>(c)] = v;
+  }
+  return t;
+}();
+inline std::uint8_t cls(char c) noexcept { return kClass[static_cast<unsigned char>(c)]; }
+
 // Runs of base64 alphabet characters (with optional '=' padding).
 void find_base64(std::string_view s, std::size_t min_chars, std::size_t& budget, std::vector<Payload>& out) {
   std::size_t i = 0;
   while (i < s.size()) {
-    if (b64val(s[i]) < 0) {
+    if (!(cls(s[i]) & kB64)) {
       ++i;
       continue;
     }
     std::size_t j = i;
-    bool upper = false, lower = false, digit = false;
-    while (j < s.size() && b64val(s[j]) >= 0) {
-      const char c = s[j];
-      upper |= (c >= 'A' && c <= 'Z');
-      lower |= (c >= 'a' && c <= 'z');
-      digit |= (c >= '0' && c <= '9');
-      ++j;
-    }
+    std::uint8_t seen = 0;
+    while (j < s.size() && (cls(s[j]) & kB64)) seen |= cls(s[j++]);
     std::size_t end = j;
     while (end < s.size() && s[end] == '=' && end - j < 2) ++end;
     // Natural-language words are long runs of lower-case letters: a payload mixes classes.
+    const bool upper = seen & kUpper, lower = seen & kLower, digit = seen & kDigit;
     const bool mixed = (upper && lower) || (digit && (upper || lower));
     if (j - i >= min_chars && mixed) {
       std::string dec = decode_base64(s.substr(i, j - i));
@@ -93,47 +107,61 @@ void find_base64(std::string_view s, std::size_t min_chars, std::size_t& budget,
 }
 
 // Contiguous hex ("49676e6f7265"), "\x49\x67" escapes and space-separated pairs ("49 67 6e").
+// A payload lies inside one run of kHexRun characters; runs with fewer than `min_chars` hex digits
+// (almost every run of prose) are skipped without decoding.
 void find_hex(std::string_view s, std::size_t min_chars, std::size_t& budget, std::vector<Payload>& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t start = i;
-    std::string dec;
-    std::size_t digits = 0;
-    std::size_t k = i;
-    while (k < s.size()) {
-      std::size_t p = k;
-      if (p + 1 < s.size() && s[p] == '\\' && (s[p + 1] == 'x' || s[p + 1] == 'X')) p += 2;
-      else if (p + 1 < s.size() && s[p] == '0' && (s[p + 1] == 'x' || s[p + 1] == 'X') && dec.empty() == false) p += 2;
-      if (p + 1 < s.size() && hexval(s[p]) >= 0 && hexval(s[p + 1]) >= 0) {
-        dec.push_back(static_cast<char>(hexval(s[p]) * 16 + hexval(s[p + 1])));
-        digits += 2;
-        k = p + 2;
-        // one separator between pairs is allowed when the next pair follows it
-        if (k + 2 < s.size() && (s[k] == ' ' || s[k] == ':' || s[k] == ',') && hexval(s[k + 1]) >= 0 &&
-            hexval(s[k + 2]) >= 0 && (k + 3 >= s.size() || hexval(s[k + 3]) < 0 || s[k + 3] == ' '))
-          ++k;
-        continue;
-      }
-      break;
-    }
-    if (digits >= min_chars && is_printable_text(dec) && take(dec.size(), budget)) {
-      out.push_back({"hex", start, k, std::move(dec)});
-      i = k;
+  std::size_t run = 0;
+  while (run < s.size()) {
+    if (!(cls(s[run]) & kHexRun)) {
+      ++run;
       continue;
     }
-    // skip the rest of this token
-    i = (k > start) ? k : start + 1;
+    std::size_t run_end = run, hex_digits = 0;
+    for (; run_end < s.size() && (cls(s[run_end]) & kHexRun); ++run_end) hex_digits += (cls(s[run_end]) & kHex) != 0;
+    std::size_t i = run;
+    run = run_end;
+    if (hex_digits < min_chars) continue;
+    while (i < run_end) {
+      const std::size_t start = i;
+      std::string dec;
+      std::size_t digits = 0;
+      std::size_t k = i;
+      while (k < s.size()) {
+        std::size_t p = k;
+        if (p + 1 < s.size() && s[p] == '\\' && (s[p + 1] == 'x' || s[p + 1] == 'X')) p += 2;
+        else if (p + 1 < s.size() && s[p] == '0' && (s[p + 1] == 'x' || s[p + 1] == 'X') && dec.empty() == false) p += 2;
+        if (p + 1 < s.size() && hexval(s[p]) >= 0 && hexval(s[p + 1]) >= 0) {
+          dec.push_back(static_cast<char>(hexval(s[p]) * 16 + hexval(s[p + 1])));
+          digits += 2;
+          k = p + 2;
+          // one separator between pairs is allowed when the next pair follows it
+          if (k + 2 < s.size() && (s[k] == ' ' || s[k] == ':' || s[k] == ',') && hexval(s[k + 1]) >= 0 &&
+              hexval(s[k + 2]) >= 0 && (k + 3 >= s.size() || hexval(s[k + 3]) < 0 || s[k + 3] == ' '))
+            ++k;
+          continue;
+        }
+        break;
+      }
+      if (digits >= min_chars && is_printable_text(dec) && take(dec.size(), budget)) {
+        out.push_back({"hex", start, k, std::move(dec)});
+        i = k;
+        continue;
+      }
+      // skip the rest of this token
+      i = (k > start) ? k : start + 1;
+    }
   }
 }
 
 // Region decoders: percent-encoding, \u escapes, HTML numeric entities. When at least `min_escapes`
 // escapes occur, the region from the first to the last escape is decoded as one payload, so that a
 // sentence encoded word by word decodes as the sentence.
+// Every escape starts with `lead` ('%', '\\', '&'): the scan jumps from one to the next.
 template <typename Matcher>
-void find_region(std::string_view s, const char* kind, std::size_t min_escapes, Matcher match,
+void find_region(std::string_view s, const char* kind, char lead, std::size_t min_escapes, Matcher match,
                  std::size_t& budget, std::vector<Payload>& out) {
   std::size_t first = std::string_view::npos, last = 0, count = 0;
-  for (std::size_t i = 0; i < s.size();) {
+  for (std::size_t i = s.find(lead); i < s.size(); i = s.find(lead, i)) {
     std::uint32_t cp = 0;
     const std::size_t n = match(s, i, cp);
     if (n) {
@@ -254,9 +282,9 @@ std::vector<Payload> find_payloads(std::string_view s, std::size_t min_chars, st
   std::vector<Payload> out;
   find_base64(s, min_chars, budget, out);
   find_hex(s, min_chars, budget, out);
-  find_region(s, "url", 3, match_percent, budget, out);
-  find_region(s, "unicode_escape", 2, match_uescape, budget, out);
-  find_region(s, "html_entity", 3, match_entity, budget, out);
+  find_region(s, "url", '%', 3, match_percent, budget, out);
+  find_region(s, "unicode_escape", '\\', 2, match_uescape, budget, out);
+  find_region(s, "html_entity", '&', 3, match_entity, budget, out);
   return out;
 }
 

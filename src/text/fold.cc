@@ -24,6 +24,12 @@ const icu::Normalizer2* nfkc_cf() {
   return inst;
 }
 
+bool all_ascii(std::string_view s) noexcept {
+  unsigned char acc = 0;
+  for (const char c : s) acc |= static_cast<unsigned char>(c);  // vectorised by the compiler
+  return acc < 0x80;
+}
+
 bool is_rtl_letter(UChar32 c) noexcept { return (c >= 0x0590 && c <= 0x08FF) || (c >= 0xFB1D && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF); }
 
 // Invisible characters we strip and report. Returns the kind, or false when `c` is visible.
@@ -70,35 +76,102 @@ bool benign_invisible(AnomalyKind kind, UChar32 c, UChar32 prev, bool at_start, 
   return false;
 }
 
+// NFKC_Casefold of one code point standing alone (a segment of one), as UTF-8. Segments of one are
+// the common case outside ASCII; a per-thread direct-mapped cache saves ICU calls for repeated
+// characters (a Cyrillic or CJK text repeats a few hundred code points).
+const std::string& fold_code_point(const icu::Normalizer2* norm, UChar32 c) {
+  struct Entry {
+    UChar32 cp = -1;
+    std::string utf8;
+  };
+  thread_local std::array<Entry, 1024> cache;
+  Entry& e = cache[static_cast<std::size_t>(c) & 1023];
+  if (e.cp == c) return e.utf8;
+  e.utf8.clear();
+  const icu::UnicodeString one(c);
+  UErrorCode status = U_ZERO_ERROR;
+  if (norm) {
+    const icu::UnicodeString n = norm->normalize(one, status);
+    if (U_SUCCESS(status)) n.toUTF8String(e.utf8);
+    else one.toUTF8String(e.utf8);
+  } else {
+    one.toUTF8String(e.utf8);
+  }
+  e.cp = c;
+  return e.utf8;
+}
+
+// A view whose byte k comes from byte k of `src` (a 1:1 fold: case, leetspeak, rot13). An identity
+// source gives an identity view, so the common all-ASCII input needs no per-byte offset tables.
+View aligned_view(const View& src, std::string name, std::string text) {
+  View v;
+  if (src.is_identity()) {
+    v = View::identity(std::move(name), {});
+    v.text = std::move(text);
+  } else {
+    v.name = std::move(name);
+    v.text.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) v.push(text[i], src.orig_start(i), src.orig_end(i));
+  }
+  v.depth = src.depth;
+  return v;
+}
+
 }  // namespace
 
 View fold_nfkc(const View& src, std::string name, std::vector<Anomaly>* anomalies,
                std::vector<TagPayload>* tag_payloads) {
+  const std::string& s = src.text;
+  if (all_ascii(s)) {
+    // Nothing for ICU to do and nothing invisible or malformed to report: NFKC_Casefold of ASCII is
+    // ASCII lower-casing (what the per-character fast path below does, without offset tables).
+    std::string lower(s);
+    for (auto& c : lower)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    return aligned_view(src, std::move(name), std::move(lower));
+  }
   View out;
   out.name = std::move(name);
   out.depth = src.depth;
-  const std::string& s = src.text;
   out.text.reserve(s.size());
   const icu::Normalizer2* norm = nfkc_cf();
 
+  // The current segment: most hold one code point (`seg_first`), whose fold comes from a cache;
+  // `seg` is filled only when a second code point joins (combining marks, Hangul jamo, ...).
   icu::UnicodeString seg;
+  UChar32 seg_first = 0;
+  int seg_count = 0;
   std::int32_t seg_from = -1, seg_to = 0;  // byte range of the segment in `s`
   std::string utf8;
+  auto add = [&](UChar32 c) {
+    if (seg_count == 0) {
+      seg_first = c;
+    } else {
+      if (seg_count == 1) seg.append(seg_first);
+      seg.append(c);
+    }
+    ++seg_count;
+  };
   auto flush = [&] {
     if (seg_from < 0) return;
     const std::uint32_t o_start = src.orig_start(static_cast<std::size_t>(seg_from));
     const std::uint32_t o_end = src.orig_end(static_cast<std::size_t>(seg_to - 1));
-    utf8.clear();
-    if (norm) {
-      UErrorCode status = U_ZERO_ERROR;
-      icu::UnicodeString n = norm->normalize(seg, status);
-      if (U_SUCCESS(status)) n.toUTF8String(utf8);
-      else seg.toUTF8String(utf8);
+    if (seg_count == 1) {
+      out.push(fold_code_point(norm, seg_first), o_start, o_end);
     } else {
-      seg.toUTF8String(utf8);
+      utf8.clear();
+      if (norm) {
+        UErrorCode status = U_ZERO_ERROR;
+        icu::UnicodeString n = norm->normalize(seg, status);
+        if (U_SUCCESS(status)) n.toUTF8String(utf8);
+        else seg.toUTF8String(utf8);
+      } else {
+        seg.toUTF8String(utf8);
+      }
+      out.push(utf8, o_start, o_end);
+      seg.remove();
     }
-    out.push(utf8, o_start, o_end);
-    seg.remove();
+    seg_count = 0;
     seg_from = -1;
   };
 
@@ -158,7 +231,7 @@ View fold_nfkc(const View& src, std::string name, std::vector<Anomaly>* anomalie
     if (seg_from >= 0 && (!norm || norm->hasBoundaryBefore(c))) flush();
     if (seg_from < 0) seg_from = start;
     seg_to = i;
-    seg.append(c);
+    add(c);
     prev = c;
   }
   flush();
@@ -219,6 +292,7 @@ const std::string& ascii_skeleton(UChar32 c) {
 
 bool fold_skeleton(const View& src, View& out) {
   const std::string& s = src.text;
+  if (all_ascii(s)) return false;  // only non-ASCII characters have a skeleton
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
   const std::int32_t len = static_cast<std::int32_t>(s.size());
   bool changed = false;
@@ -272,45 +346,50 @@ char leet_letter(char c) noexcept {
 }
 bool is_lower_alpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
 bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// One table lookup per byte for the word scan of fold_leet.
+enum : std::uint8_t { kSpaceChar = 1, kLowerChar = 2, kLeetChar = 4 };
+const std::array<std::uint8_t, 256> kLeetClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>((is_space(ch) ? kSpaceChar : 0) |
+                                                               (is_lower_alpha(ch) ? kLowerChar : 0) |
+                                                               (leet_letter(ch) ? kLeetChar : 0));
+  }
+  return t;
+}();
 }  // namespace
 
 bool fold_leet(const View& src, View& out) {
   const std::string& s = src.text;
   bool changed = false;
-  View v;
-  v.name = "leet";
-  v.depth = src.depth;
-  v.text.reserve(s.size());
+  std::string text;  // built only once a word needs folding
   std::size_t i = 0;
   while (i < s.size()) {
     if (is_space(s[i])) {
-      v.push(s[i], src.orig_start(i), src.orig_end(i));
       ++i;
       continue;
     }
     std::size_t j = i;
-    bool letters = false, leet = false;
-    while (j < s.size() && !is_space(s[j])) {
-      if (is_lower_alpha(s[j])) letters = true;
-      else if (leet_letter(s[j])) leet = true;
-      ++j;
-    }
-    const bool fold = letters && leet;
-    for (std::size_t k = i; k < j; ++k) {
-      char c = s[k];
-      if (fold) {
+    std::uint8_t seen = 0;
+    for (std::uint8_t k; j < s.size() && !((k = kLeetClass[static_cast<unsigned char>(s[j])]) & kSpaceChar); ++j) seen |= k;
+    if ((seen & kLowerChar) && (seen & kLeetChar)) {
+      for (std::size_t k = i; k < j; ++k) {
+        const char c = s[k];
         // Keep trailing punctuation ('!' ending a sentence) and leading '$' / '@' of handles.
         const bool edge = (k + 1 == j && (c == '!' || c == '|')) || (k == i && (c == '@' || c == '$'));
         if (const char l = leet_letter(c); l && !edge) {
-          c = l;
-          changed = true;
+          if (!changed) {
+            text.assign(s);
+            changed = true;
+          }
+          text[k] = l;
         }
       }
-      v.push(c, src.orig_start(k), src.orig_end(k));
     }
     i = j;
   }
-  if (changed) out = std::move(v);
+  if (changed) out = aligned_view(src, "leet", std::move(text));
   return changed;
 }
 
@@ -322,6 +401,21 @@ bool fold_despace(const View& src, View& out) {
   auto single = [&](std::size_t k) {
     return alnum(s[k]) && (k == 0 || !alnum(s[k - 1])) && (k + 1 >= s.size() || !alnum(s[k + 1]));
   };
+  // Cheap first pass: is there any run of at least 4 spaced-out letters? Most texts have none.
+  auto run_length = [&](std::size_t i) {
+    std::size_t n = 1, k = i + 1;
+    while (k < s.size() && n < 4) {
+      std::size_t g = k;
+      while (g < s.size() && sep(s[g]) && g - k < 3) ++g;
+      if (g == k || g >= s.size() || !single(g)) break;
+      ++n;
+      k = g + 1;
+    }
+    return n;
+  };
+  bool any_run = false;
+  for (std::size_t i = 0; i < s.size() && !any_run; ++i) any_run = single(i) && run_length(i) >= 4;
+  if (!any_run) return false;
   bool changed = false;
   View v;
   v.name = "despaced";
@@ -367,16 +461,20 @@ bool fold_despace(const View& src, View& out) {
 }
 
 bool looks_rot13(std::string_view folded) noexcept {
-  if (folded.find("rot13") != std::string_view::npos || folded.find("rot-13") != std::string_view::npos ||
-      folded.find("rot 13") != std::string_view::npos || folded.find("caesar") != std::string_view::npos)
-    return true;
+  // "rot13", "rot-13", "rot 13" (one search for "rot": 'r' is too common a letter to search three times)
+  for (std::size_t p = folded.find("rot"); p != std::string_view::npos; p = folded.find("rot", p + 3)) {
+    const std::string_view rest = folded.substr(p + 3, 3);
+    if (rest.starts_with("13") || rest == "-13" || rest == " 13") return true;
+  }
+  if (folded.find("caesar") != std::string_view::npos) return true;
+  // Byte histogram first (no data-dependent branch per byte), letters from it.
+  std::array<std::uint32_t, 256> bytes{};
+  for (char c : folded) ++bytes[static_cast<unsigned char>(c)];
   std::array<std::size_t, 26> freq{};
   std::size_t letters = 0;
-  for (char c : folded) {
-    if (c >= 'a' && c <= 'z') {
-      ++freq[static_cast<std::size_t>(c - 'a')];
-      ++letters;
-    }
+  for (std::size_t k = 0; k < 26; ++k) {
+    freq[k] = bytes['a' + k];
+    letters += freq[k];
   }
   if (letters < 24) return false;
   // e, t, a, o are the most frequent letters of English and most Latin-script languages; rot13 moves
@@ -387,16 +485,10 @@ bool looks_rot13(std::string_view folded) noexcept {
 }
 
 View rot13(const View& src) {
-  View v;
-  v.name = "rot13";
-  v.depth = src.depth;
-  v.text.reserve(src.text.size());
-  for (std::size_t i = 0; i < src.text.size(); ++i) {
-    char c = src.text[i];
+  std::string text(src.text);
+  for (auto& c : text)
     if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + (c - 'a' + 13) % 26);
-    v.push(c, src.orig_start(i), src.orig_end(i));
-  }
-  return v;
+  return aligned_view(src, "rot13", std::move(text));
 }
 
 }  // namespace dg::text::detail

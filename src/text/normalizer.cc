@@ -39,6 +39,12 @@ View View::whole(std::string name, std::string text, Span origin, int depth) {
 }
 
 void View::push(char c, std::uint32_t orig_start, std::uint32_t orig_end) {
+  // Folds reserve `text` for the expected size before pushing; size the offset tables alike instead
+  // of growing them by doubling.
+  if (start_.capacity() < text.capacity()) {
+    start_.reserve(text.capacity());
+    end_.reserve(text.capacity());
+  }
   text.push_back(c);
   start_.push_back(orig_start);
   end_.push_back(orig_end);
