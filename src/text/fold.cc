@@ -373,17 +373,38 @@ bool fold_leet(const View& src, View& out) {
     std::size_t j = i;
     std::uint8_t seen = 0;
     for (std::uint8_t k; j < s.size() && !((k = kLeetClass[static_cast<unsigned char>(s[j])]) & kSpaceChar); ++j) seen |= k;
-    if ((seen & kLowerChar) && (seen & kLeetChar)) {
-      for (std::size_t k = i; k < j; ++k) {
+    if ((seen & kLowerChar) && (seen & kLeetChar) && j - i <= 64) {
+      // Only word-like tokens: some letters, and
+      // neither a long token (keys, hashes, URLs), an e-mail address nor code like "++i". Trailing punctuation
+      // ("hello!!!") and a leading '@' / '$' (handles, prices) stay as they are.
+      std::size_t end = j;
+      auto trailing = [](char c) {
+        return c == '!' || c == '|' || c == '.' || c == ',' || c == '?' || c == ';' || c == ':' || c == ')' ||
+               c == '"' || c == '\'';
+      };
+      while (end > i && trailing(s[end - 1])) --end;
+      std::size_t letters = 0, leet = 0;
+      bool at = false, dot = false, doubled_symbol = false;
+      for (std::size_t k = i; k < end; ++k) {
         const char c = s[k];
-        // Keep trailing punctuation ('!' ending a sentence) and leading '$' / '@' of handles.
-        const bool edge = (k + 1 == j && (c == '!' || c == '|')) || (k == i && (c == '@' || c == '$'));
-        if (const char l = leet_letter(c); l && !edge) {
-          if (!changed) {
-            text.assign(s);
-            changed = true;
+        if (c >= 'a' && c <= 'z') ++letters;
+        else if (leet_letter(c) && !(k == i && (c == '@' || c == '$'))) ++leet;
+        at |= c == '@';
+        dot |= c == '.';
+        // "++i", "$$", "||": code and markup, not words
+        if (k > i && c == s[k - 1] && (c == '+' || c == '$' || c == '|' || c == '!' || c == '@')) doubled_symbol = true;
+      }
+      if (letters >= 1 && leet > 0 && !(at && dot) && !doubled_symbol) {
+        for (std::size_t k = i; k < end; ++k) {
+          const char c = s[k];
+          if (k == i && (c == '@' || c == '$')) continue;
+          if (const char l = leet_letter(c)) {
+            if (!changed) {
+              text.assign(s);
+              changed = true;
+            }
+            text[k] = l;
           }
-          text[k] = l;
         }
       }
     }
