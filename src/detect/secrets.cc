@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/errors.h"
+#include "text/codec.h"
 
 namespace dg::detect {
 
@@ -215,32 +216,6 @@ bool placeholder_password(std::string_view v) {
   return looks_like_placeholder(v);
 }
 
-// Decodes base64url (no padding needed) into at most `max_out` bytes.
-std::string base64url_decode(std::string_view s, std::size_t max_out) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : s) {
-    const int v = val(c);
-    if (v < 0) break;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-      if (out.size() >= max_out) break;
-    }
-  }
-  return out;
-}
 
 class Extractor {
  public:
@@ -410,8 +385,8 @@ class Extractor {
     const std::string_view payload = t_.substr(seg[1][0], seg[1][1] - seg[1][0]);
     const std::size_t sig = seg[2][1] - seg[2][0];
     if (payload.substr(0, 3) != "eyJ" || sig < 16 || header.size() > kMaxJwtSegment) return std::nullopt;
-    const std::string h = base64url_decode(header, 1024);
-    const std::string p = base64url_decode(payload.substr(0, 64), 48);
+    const std::string h = text::decode_base64(header, 1024);
+    const std::string p = text::decode_base64(payload.substr(0, 64), 48);
     const std::size_t alg = h.find("\"alg\"");
     if (h.empty() || h.front() != '{' || alg == std::string::npos || p.empty() || p.front() != '{') return std::nullopt;
     std::string alg_name;

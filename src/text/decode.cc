@@ -3,9 +3,11 @@
 // normaliser bounds the depth).
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
+#include "text/codec.h"
 #include "text/internal.h"
 
 namespace dg::text::detail {
@@ -37,24 +39,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
 }
 
-std::string decode_base64(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    const int v = b64val(c);
-    if (v < 0) break;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
 
 bool take(std::size_t n, std::size_t& budget) {
   if (n > budget) return false;
@@ -289,3 +273,26 @@ std::vector<Payload> find_payloads(std::string_view s, std::size_t min_chars, st
 }
 
 }  // namespace dg::text::detail
+
+namespace dg::text {
+
+std::string decode_base64(std::string_view s, std::size_t max_out) {
+  std::string out;
+  out.reserve(std::min(s.size() * 3 / 4, max_out));
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : s) {
+    const int v = detail::b64val(c);
+    if (v < 0) break;  // '=' padding or the end of the payload
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      if (out.size() >= max_out) break;
+    }
+  }
+  return out;
+}
+
+}  // namespace dg::text
