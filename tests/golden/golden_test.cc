@@ -23,6 +23,11 @@ struct Case {
   ojson spec;
 };
 
+// How ctest and gtest name a case: "prompts.jsonl:5 (direct injection)".
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.file << ":" << c.line << " (" << c.spec.value("name", "") << ")";
+}
+
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
   std::vector<std::filesystem::path> files;
