@@ -15,7 +15,6 @@ inline constexpr std::string_view kConfigMissingKey = "config_missing_key";
 inline constexpr std::string_view kConfigDuplicate = "config_duplicate";
 inline constexpr std::string_view kUnknownCategory = "unknown_category";
 inline constexpr std::string_view kPatternCompile = "pattern_compile";
-inline constexpr std::string_view kRuleExampleMismatch = "rule_example_mismatch";
 
 // Input path (scan)
 inline constexpr std::string_view kInputIo = "input_io";

@@ -141,18 +141,5 @@ HsScratch::~HsScratch() {
   if (scratch_) hs_free_scratch(scratch_);
 }
 
-std::vector<Span> maximal_spans(std::vector<HsMatch>& matches, unsigned id) {
-  std::vector<Span> spans;
-  for (const auto& m : matches)
-    if (m.id == id) spans.push_back({m.from, m.to});
-  std::sort(spans.begin(), spans.end(),
-            [](const Span& a, const Span& b) { return a.start < b.start || (a.start == b.start && a.end > b.end); });
-  std::vector<Span> out;
-  for (const auto& s : spans) {
-    if (!out.empty() && s.start < out.back().end) continue;  // contained in or overlapping a kept span
-    out.push_back(s);
-  }
-  return out;
-}
 
 }  // namespace dg::detect

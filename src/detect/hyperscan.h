@@ -70,8 +70,6 @@ class HsScratch : public Scratch {
   hs_scratch_t* scratch_ = nullptr;
 };
 
-// From all matches of one id, the maximal non-overlapping spans (longest match per start).
-std::vector<Span> maximal_spans(std::vector<HsMatch>& matches, unsigned id);
 
 // The default cache folder for compiled databases: $DUALGUARD_CACHE_DIR, else $XDG_CACHE_HOME/dualguard,
 // else $HOME/.cache/dualguard; "" when none is set.
