@@ -86,14 +86,8 @@ class Scanner {
     std::string_view shown;
     Role shown_role = role_;
     if (r.exchange) {
-      policy::Exchange ex;
-      ex.has_prompt = r.has_prompt;
-      ex.prompt = r.prompt;
-      ex.has_response = r.has_response;
-      ex.response = r.response;
-      for (const auto& c : r.context) ex.context.push_back(c);
-      ex.has_system = r.has_system || system_;
-      ex.system = r.has_system ? std::string_view(r.system) : system_ ? std::string_view(system_->text) : std::string_view();
+      policy::Exchange ex = policy::exchange_of(r);
+      ex.prepared_system = system_;  // --system / --system-file, prepared once for every line
       v = engine_.scan_exchange(ts, ex);
       shown = r.has_response ? std::string_view(r.response) : std::string_view(r.prompt);
       shown_role = r.has_response ? Role::response : Role::prompt;

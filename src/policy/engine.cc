@@ -155,12 +155,24 @@ void Engine::finish(Verdict& v, std::string_view redact_target, Role redact_role
   }
 }
 
-Verdict Engine::scan(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system) const {
+Exchange exchange_of(const InputRecord& rec) {
+  Exchange ex;
+  ex.has_system = rec.has_system;
+  ex.system = rec.system;
+  ex.has_prompt = rec.has_prompt;
+  ex.prompt = rec.prompt;
+  ex.has_response = rec.has_response;
+  ex.response = rec.response;
+  for (const auto& c : rec.context) ex.context.push_back(c);
+  return ex;
+}
+
+template <typename Body>
+Verdict Engine::timed(Body&& body) const {
   const auto t0 = std::chrono::steady_clock::now();
   Verdict v;
   try {
-    run_detectors(ts, role, text, system, -1, v);
-    finish(v, text, role);
+    body(v);
   } catch (...) {
     v.errors.push_back("engine: " + std::string(errc::kDetectorError));
     policy_.decide(v);
@@ -170,25 +182,27 @@ Verdict Engine::scan(ThreadState& ts, Role role, std::string_view text, const de
   return v;
 }
 
+Verdict Engine::scan(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system) const {
+  return timed([&](Verdict& v) {
+    run_detectors(ts, role, text, system, -1, v);
+    finish(v, text, role);
+  });
+}
+
 Verdict Engine::scan_exchange(ThreadState& ts, const Exchange& ex) const {
-  const auto t0 = std::chrono::steady_clock::now();
-  Verdict v;
-  try {
-    detect::ProtectedPrompt sys;
-    if (ex.has_system) sys = prepare_system(ex.system);
-    const detect::ProtectedPrompt* sp = ex.has_system ? &sys : nullptr;
+  return timed([&](Verdict& v) {
+    detect::ProtectedPrompt own;
+    const detect::ProtectedPrompt* sp = ex.prepared_system;
+    if (ex.has_system) {
+      own = prepare_system(ex.system);
+      sp = &own;
+    }
     if (ex.has_prompt) run_detectors(ts, Role::prompt, ex.prompt, sp, -1, v);
     for (std::size_t i = 0; i < ex.context.size(); ++i) run_detectors(ts, Role::context, ex.context[i], sp, static_cast<int>(i), v);
     if (ex.has_response) run_detectors(ts, Role::response, ex.response, sp, -1, v);
     if (ex.has_response) finish(v, ex.response, Role::response);
     else finish(v, ex.prompt, Role::prompt);
-  } catch (...) {
-    v.errors.push_back("engine: " + std::string(errc::kDetectorError));
-    policy_.decide(v);
-  }
-  v.latency_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
-  return v;
+  });
 }
 
 }  // namespace dg::policy

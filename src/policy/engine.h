@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/finding.h"
+#include "core/input_record.h"
 #include "core/taxonomy.h"
 #include "detect/detector.h"
 #include "policy/config.h"
@@ -24,7 +25,13 @@ struct Exchange {
   std::vector<std::string_view> context;  // retrieved documents, tool results
   std::string_view response;              // what the model answered
   bool has_system = false, has_prompt = false, has_response = false;
+  // A system prompt prepared once by the caller (e.g. `scan --system-file` for every line); used
+  // when the exchange carries no system text of its own.
+  const detect::ProtectedPrompt* prepared_system = nullptr;
 };
+
+// The exchange described by a JSONL input record (views into `rec`, which must outlive it).
+Exchange exchange_of(const InputRecord& rec);
 
 class Engine {
  public:
@@ -59,6 +66,10 @@ class Engine {
   void run_detectors(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system,
                      int context_index, Verdict& v) const;
   void finish(Verdict& v, std::string_view redact_target, Role redact_role) const;
+  // Runs `body` on a fresh verdict; an exception becomes a detector error decided by the policy's
+  // fail mode; sets latency_us.
+  template <typename Body>
+  Verdict timed(Body&& body) const;
 
   Config cfg_;
   Taxonomy taxonomy_;

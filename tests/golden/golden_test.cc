@@ -69,15 +69,7 @@ TEST_P(Golden, Verdict) {
   ASSERT_TRUE(rec.ok()) << rec.error_message;
   Verdict v;
   if (rec.exchange) {
-    policy::Exchange ex;
-    ex.has_prompt = rec.has_prompt;
-    ex.prompt = rec.prompt;
-    ex.has_response = rec.has_response;
-    ex.response = rec.response;
-    ex.has_system = rec.has_system;
-    ex.system = rec.system;
-    for (const auto& s : rec.context) ex.context.push_back(s);
-    v = e.scan_exchange(*ts, ex);
+    v = e.scan_exchange(*ts, policy::exchange_of(rec));
   } else {
     const Role role = parse_role(spec.value("role", "prompt")).value_or(Role::prompt);
     detect::ProtectedPrompt sys;
