@@ -65,46 +65,52 @@ constexpr std::array<std::uint8_t, 256> kClass = [] {
 }();
 inline std::uint8_t cls(char c) noexcept { return kClass[static_cast<unsigned char>(c)]; }
 
-// Runs of base64 alphabet characters (with optional '=' padding).
-void find_base64(std::string_view s, std::size_t min_chars, std::size_t& budget, std::vector<Payload>& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (!(cls(s[i]) & kB64)) {
-      ++i;
+// Calls fn(start, end) for every maximal run of bytes in class `mask` that is at least `min_len`
+// long. Such a run covers every min_len-th position, so only those are probed; a probe that lands in
+// a run extends it both ways. Prose (short words) costs about one probe per `min_len` bytes.
+template <typename Fn>
+void for_each_long_run(std::string_view s, std::uint8_t mask, std::size_t min_len, Fn fn) {
+  const std::size_t step = std::max<std::size_t>(min_len, 1);
+  std::size_t floor = 0;  // no run starts before this
+  for (std::size_t i = step - 1; i < s.size();) {
+    if (!(cls(s[i]) & mask)) {
+      i += step;
       continue;
     }
-    std::size_t j = i;
+    std::size_t start = i, end = i + 1;
+    while (start > floor && (cls(s[start - 1]) & mask)) --start;
+    while (end < s.size() && (cls(s[end]) & mask)) ++end;
+    if (end - start >= min_len) fn(start, end);
+    floor = end;
+    i = end + step;  // the next run starts after s[end], which is outside the class
+  }
+}
+
+// Runs of base64 alphabet characters (with optional '=' padding).
+void find_base64(std::string_view s, std::size_t min_chars, std::size_t& budget, std::vector<Payload>& out) {
+  for_each_long_run(s, kB64, min_chars, [&](std::size_t i, std::size_t j) {
     std::uint8_t seen = 0;
-    while (j < s.size() && (cls(s[j]) & kB64)) seen |= cls(s[j++]);
+    for (std::size_t k = i; k < j; ++k) seen |= cls(s[k]);
     std::size_t end = j;
     while (end < s.size() && s[end] == '=' && end - j < 2) ++end;
     // Natural-language words are long runs of lower-case letters: a payload mixes classes.
     const bool upper = seen & kUpper, lower = seen & kLower, digit = seen & kDigit;
     const bool mixed = (upper && lower) || (digit && (upper || lower));
-    if (j - i >= min_chars && mixed) {
-      std::string dec = decode_base64(s.substr(i, j - i));
-      if (is_printable_text(dec) && take(dec.size(), budget))
-        out.push_back({"base64", i, end, std::move(dec)});
-    }
-    i = end > i ? end : i + 1;
-  }
+    if (!mixed) return;
+    std::string dec = decode_base64(s.substr(i, j - i));
+    if (is_printable_text(dec) && take(dec.size(), budget)) out.push_back({"base64", i, end, std::move(dec)});
+  });
 }
 
 // Contiguous hex ("49676e6f7265"), "\x49\x67" escapes and space-separated pairs ("49 67 6e").
 // A payload lies inside one run of kHexRun characters; runs with fewer than `min_chars` hex digits
 // (almost every run of prose) are skipped without decoding.
 void find_hex(std::string_view s, std::size_t min_chars, std::size_t& budget, std::vector<Payload>& out) {
-  std::size_t run = 0;
-  while (run < s.size()) {
-    if (!(cls(s[run]) & kHexRun)) {
-      ++run;
-      continue;
-    }
-    std::size_t run_end = run, hex_digits = 0;
-    for (; run_end < s.size() && (cls(s[run_end]) & kHexRun); ++run_end) hex_digits += (cls(s[run_end]) & kHex) != 0;
+  for_each_long_run(s, kHexRun, min_chars, [&](std::size_t run, std::size_t run_end) {
+    std::size_t hex_digits = 0;
+    for (std::size_t k = run; k < run_end; ++k) hex_digits += (cls(s[k]) & kHex) != 0;
+    if (hex_digits < min_chars) return;
     std::size_t i = run;
-    run = run_end;
-    if (hex_digits < min_chars) continue;
     while (i < run_end) {
       const std::size_t start = i;
       std::string dec;
@@ -134,7 +140,7 @@ void find_hex(std::string_view s, std::size_t min_chars, std::size_t& budget, st
       // skip the rest of this token
       i = (k > start) ? k : start + 1;
     }
-  }
+  });
 }
 
 // Region decoders: percent-encoding, \u escapes, HTML numeric entities. When at least `min_escapes`

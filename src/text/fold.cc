@@ -364,15 +364,18 @@ bool fold_leet(const View& src, View& out) {
   const std::string& s = src.text;
   bool changed = false;
   std::string text;  // built only once a word needs folding
+  auto cls = [&](std::size_t k) { return kLeetClass[static_cast<unsigned char>(s[k])]; };
   std::size_t i = 0;
   while (i < s.size()) {
-    if (is_space(s[i])) {
-      ++i;
-      continue;
-    }
+    // Only tokens holding a leet character can change: jump to the next one, then to its token.
+    std::size_t probe = i;
+    while (probe < s.size() && !(cls(probe) & kLeetChar)) ++probe;
+    if (probe == s.size()) break;
+    i = probe;
+    while (i > 0 && !(cls(i - 1) & kSpaceChar)) --i;
     std::size_t j = i;
     std::uint8_t seen = 0;
-    for (std::uint8_t k; j < s.size() && !((k = kLeetClass[static_cast<unsigned char>(s[j])]) & kSpaceChar); ++j) seen |= k;
+    for (std::uint8_t k; j < s.size() && !((k = cls(j)) & kSpaceChar); ++j) seen |= k;
     if ((seen & kLowerChar) && (seen & kLeetChar) && j - i <= 64) {
       // Only word-like tokens: some letters, and
       // neither a long token (keys, hashes, URLs), an e-mail address nor code like "++i". Trailing punctuation
@@ -414,6 +417,47 @@ bool fold_leet(const View& src, View& out) {
   return changed;
 }
 
+namespace {
+enum : std::uint8_t { kAlnumChar = 1, kSepChar = 2 };
+const std::array<std::uint8_t, 256> kDespaceClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) t[static_cast<std::size_t>(c)] = kAlnumChar;
+    if (c == ' ' || c == '.' || c == '-' || c == '_' || c == '*' || c == '|' || c == '/' || c == ',')
+      t[static_cast<std::size_t>(c)] = kSepChar;
+  }
+  return t;
+}();
+
+// Is there a run of at least 4 "singles" (alphanumerics without alphanumeric neighbours) separated
+// by 1 to 3 separator characters, as in "i g n o r e" or "i.g.n.o.r.e"? One pass over tokens.
+bool has_spaced_run(std::string_view s) noexcept {
+  auto cls = [&](std::size_t k) { return kDespaceClass[static_cast<unsigned char>(s[k])]; };
+  std::size_t count = 0, prev_end = 0;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (!(cls(i) & kAlnumChar)) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    while (j < s.size() && (cls(j) & kAlnumChar)) ++j;
+    if (j - i == 1) {
+      const std::size_t gap = i - prev_end;
+      bool joined = count > 0 && gap >= 1 && gap <= 3;
+      for (std::size_t k = prev_end; joined && k < i; ++k) joined = (cls(k) & kSepChar) != 0;
+      count = joined ? count + 1 : 1;
+      if (count >= 4) return true;
+      prev_end = j;
+    } else {
+      count = 0;
+    }
+    i = j;
+  }
+  return false;
+}
+}  // namespace
+
 bool fold_despace(const View& src, View& out) {
   const std::string& s = src.text;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -422,21 +466,7 @@ bool fold_despace(const View& src, View& out) {
   auto single = [&](std::size_t k) {
     return alnum(s[k]) && (k == 0 || !alnum(s[k - 1])) && (k + 1 >= s.size() || !alnum(s[k + 1]));
   };
-  // Cheap first pass: is there any run of at least 4 spaced-out letters? Most texts have none.
-  auto run_length = [&](std::size_t i) {
-    std::size_t n = 1, k = i + 1;
-    while (k < s.size() && n < 4) {
-      std::size_t g = k;
-      while (g < s.size() && sep(s[g]) && g - k < 3) ++g;
-      if (g == k || g >= s.size() || !single(g)) break;
-      ++n;
-      k = g + 1;
-    }
-    return n;
-  };
-  bool any_run = false;
-  for (std::size_t i = 0; i < s.size() && !any_run; ++i) any_run = single(i) && run_length(i) >= 4;
-  if (!any_run) return false;
+  if (!has_spaced_run(s)) return false;  // most texts have none: one cheap pass
   bool changed = false;
   View v;
   v.name = "despaced";
