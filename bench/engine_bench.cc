@@ -185,6 +185,32 @@ void BM_ScanPrompt_ByKind(benchmark::State& state) {
 }
 BENCHMARK(BM_ScanPrompt_ByKind)->DenseRange(0, static_cast<int>(dg::bench::kAllKinds.size()) - 1)->Unit(benchmark::kMicrosecond);
 
+// One detector on its own over the pre-normalised 50-prompt mix: the share of each detector.
+void BM_Detector(benchmark::State& state) {
+  if (!need_engine(state)) return;
+  const auto* e = engine();
+  const auto idx = static_cast<std::size_t>(state.range(0));
+  if (idx >= e->detectors().size()) {
+    state.SkipWithError("no such detector");
+    return;
+  }
+  const auto& det = *e->detectors()[idx];
+  state.SetLabel(std::string(det.name()));
+  std::vector<dg::text::Normalized> texts;
+  for (const auto& s : prompts()) texts.push_back(e->normalizer().normalize(s));
+  auto scratch = det.make_scratch();
+  std::vector<dg::Finding> out;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    out.clear();
+    const dg::detect::ScanInput in{dg::Role::prompt, texts[i], nullptr};
+    benchmark::DoNotOptimize(det.scan(in, scratch.get(), out));
+    if (++i == texts.size()) i = 0;
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(total_bytes(prompts()) * static_cast<std::size_t>(state.iterations()) / prompts().size()));
+}
+BENCHMARK(BM_Detector)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+
 // ---- Engine: responses with a protected system prompt ----------------------------------------
 
 constexpr const char* kSystemPrompt =
