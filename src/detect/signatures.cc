@@ -18,7 +18,7 @@ namespace {
 
 class SigScratch final : public Scratch {
  public:
-  SigScratch(const HsDatabase* a, const HsDatabase* b) : hs({a, b}) {
+  explicit SigScratch(const std::vector<const HsDatabase*>& dbs) : hs(dbs) {
     md = pcre2_match_data_create(1, nullptr);
     mc = pcre2_match_context_create(nullptr);
     // Bound backtracking: a rule that PCRE2 cannot settle within the limit keeps an approximate span.
@@ -80,7 +80,8 @@ std::vector<SignatureRule> parse_signature_file(const std::string& yaml_text, co
     SignatureRule rule;
     rule.file = name;
     rule.line = n.Mark().line + 1;
-    if (!r.check_keys(n, {"id", "category", "severity", "score", "roles", "views", "flags", "pattern", "description",
+    if (!r.check_keys(n, {"id", "category", "severity", "score", "roles", "views", "flags", "pattern", "prefilter",
+                          "description",
                           "atlas", "owasp", "examples", "counter_examples"},
                       "signature rule"))
       continue;
@@ -97,6 +98,7 @@ std::vector<SignatureRule> parse_signature_file(const std::string& yaml_text, co
     else if (views != "folded") r.error(n["views"], errc::kConfigInvalidValue, "views must be folded or raw");
     rule.flags = parse_flags(r, n);
     rule.pattern = r.str(n, "pattern", true).value_or("");
+    rule.prefilter = r.str_or(n, "prefilter", "");
     rule.description = r.str_or(n, "description", "");
     rule.atlas = r.str_list(n, "atlas");
     rule.owasp = r.str_list(n, "owasp");
@@ -124,16 +126,7 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
 
   auto det = std::unique_ptr<SignatureDetector>(new SignatureDetector());
   det->cfg_ = cfg;
-  std::vector<HsPattern> folded, raw;
-  std::vector<std::size_t> folded_idx, raw_idx;
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    det->roles_ |= rules[i].roles;
-    // One match per rule and view is all the prefilter needs (PCRE2 finds every span of a matching
-    // rule): a rule that matches at many end offsets cannot exhaust max_matches and hide later rules.
-    HsPattern p{rules[i].pattern, rules[i].flags | HS_FLAG_SINGLEMATCH, static_cast<unsigned>(i)};
-    (rules[i].raw_view ? raw : folded).push_back(p);
-    (rules[i].raw_view ? raw_idx : folded_idx).push_back(i);
-  }
+  for (const auto& rule : rules) det->roles_ |= rule.roles;
   auto compile = [&](const std::vector<HsPattern>& pats, const std::vector<std::size_t>& idx,
                      std::shared_ptr<const HsDatabase>& db) {
     if (pats.empty()) return;
@@ -154,8 +147,28 @@ LoadResult<std::unique_ptr<SignatureDetector>> SignatureDetector::from_rules(std
       errors.push_back({"", 0, 0, std::string(errc::kPatternCompile), msg});
     }
   };
-  compile(folded, folded_idx, det->folded_db_);
-  compile(raw, raw_idx, det->raw_db_);
+  for (const bool raw_view : {false, true}) {
+    auto& dbs = raw_view ? det->raw_db_ : det->folded_db_;
+    std::array<std::vector<std::size_t>, kRoles> members;
+    for (std::size_t role = 0; role < kRoles; ++role)
+      for (std::size_t i = 0; i < rules.size(); ++i)
+        if (rules[i].raw_view == raw_view && (rules[i].roles & role_bit(static_cast<Role>(role)))) members[role].push_back(i);
+    for (std::size_t role = 0; role < kRoles; ++role) {
+      const auto same = std::find(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(role), members[role]);
+      if (same != members.begin() + static_cast<std::ptrdiff_t>(role)) {
+        dbs[role] = dbs[static_cast<std::size_t>(same - members.begin())];
+        continue;
+      }
+      // One match per rule and view is all the prefilter needs (PCRE2 finds every span of a matching
+      // rule): a rule that matches at many end offsets cannot exhaust max_matches and hide later rules.
+      std::vector<HsPattern> pats;
+      for (const std::size_t i : members[role])
+        pats.push_back({rules[i].prefilter.empty() ? rules[i].pattern : rules[i].prefilter,
+                        rules[i].flags | HS_FLAG_SINGLEMATCH, static_cast<unsigned>(i)});
+      compile(pats, members[role], dbs[role]);
+      if (!errors.empty()) break;  // a bad pattern is reported once, not once per role
+    }
+  }
   if (!errors.empty()) return R::failure(std::move(errors));  // one report per bad pattern
   for (const auto& rule : rules) {
     int code = 0;
@@ -235,9 +248,14 @@ std::vector<Span> SignatureDetector::spans_of(std::size_t rule, std::string_view
   std::vector<Span> spans;
   pcre2_code* re = rule < span_re_.size() ? span_re_[rule] : nullptr;
   PCRE2_SIZE start = 0;
-  while (re && s.md && start <= text.size() && spans.size() < 16) {
+  bool failed = !re || !s.md;
+  while (!failed && start <= text.size() && spans.size() < 16) {
     const int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, 0, s.md, s.mc);
-    if (rc < 0) break;
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {
+      failed = true;
+      break;
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
     if (ov[1] <= ov[0]) {
       start = ov[1] + 1;
@@ -246,9 +264,9 @@ std::vector<Span> SignatureDetector::spans_of(std::size_t rule, std::string_view
     spans.push_back({static_cast<std::uint32_t>(ov[0]), static_cast<std::uint32_t>(ov[1])});
     start = ov[1];
   }
-  if (spans.empty()) {
-    // Hyperscan and PCRE2 disagree (or PCRE2 hit its limit): keep the end Hyperscan reported and
-    // the sentence-sized stretch before it.
+  if (spans.empty() && failed) {
+    // PCRE2 could not decide (match limit): keep the finding, with the end Hyperscan reported and
+    // the sentence-sized stretch before it. Failing open here would let a crafted input hide a rule.
     spans.push_back({hs_end > 80 ? hs_end - 80 : 0, hs_end});
   }
   return spans;
@@ -261,7 +279,11 @@ std::vector<std::string> SignatureDetector::categories() const {
 }
 
 std::unique_ptr<Scratch> SignatureDetector::make_scratch() const {
-  return std::make_unique<SigScratch>(folded_db_.get(), raw_db_.get());
+  std::vector<const HsDatabase*> dbs;
+  for (const auto* set : {&folded_db_, &raw_db_})
+    for (const auto& db : *set)
+      if (db) dbs.push_back(db.get());
+  return std::make_unique<SigScratch>(dbs);
 }
 
 bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<Finding>& out) const noexcept {
@@ -272,6 +294,9 @@ bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<
   }
   counters_.scans.fetch_add(1, std::memory_order_relaxed);
   const std::size_t first_out = out.size();
+  const auto role = static_cast<std::size_t>(in.role);
+  const HsDatabase* raw_db = role < kRoles ? raw_db_[role].get() : nullptr;
+  const HsDatabase* folded_db = role < kRoles ? folded_db_[role].get() : nullptr;
   // rule index -> position in `out` of its finding (one finding per rule, first view wins)
   std::vector<std::pair<std::size_t, std::size_t>> seen;
   bool ok = true;
@@ -282,12 +307,12 @@ bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<
       counters_.bytes.fetch_add(t.size(), std::memory_order_relaxed);
       s->matches.clear();
       bool scanned = false;
-      if (raw_db_ && vi == 0) {
-        ok &= raw_db_->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
+      if (raw_db && vi == 0) {
+        ok &= raw_db->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
         scanned = true;
       }
-      if (folded_db_ && is_folded_view(in.text, vi)) {
-        ok &= folded_db_->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
+      if (folded_db && is_folded_view(in.text, vi)) {
+        ok &= folded_db->scan(t, s->hs.get(), s->matches, cfg_.max_matches);
         scanned = true;
       }
       if (!scanned || s->matches.empty()) continue;
@@ -303,6 +328,7 @@ bool SignatureDetector::scan(const ScanInput& in, Scratch* scratch, std::vector<
         auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == id; });
         if (it != seen.end()) continue;  // an earlier (less folded) view already matched this rule
         const std::vector<Span> local = spans_of(id, t, *s, hs_end);
+        if (local.empty()) continue;  // the prefilter matched, the rule did not
         Finding f;
         f.detector = "signatures";
         f.category = rule.category;

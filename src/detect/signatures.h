@@ -12,12 +12,16 @@
 //       views: folded            folded (every normalised view, lower case) | raw (original bytes)
 //       flags: [caseless]        caseless, dotall, multiline, ucp, utf8
 //       pattern: 'ignore\s+(all\s+)?previous\s+instructions'
+//       prefilter: 'previous\s+instructions'   optional: a cheaper necessary condition for the
+//                                  Hyperscan stage; `pattern` (PCRE2) decides (docs/signatures.md)
 //       description: ...
 //       atlas: [AML.T0051.000]
 //       owasp: [LLM01:2025]
 //       examples: [...]          must match (checked by the unit tests, also obfuscated)
 //       counter_examples: [...]  must not match
 #pragma once
+
+#include <array>
 
 #include "detect/hyperscan.h"
 
@@ -34,6 +38,7 @@ struct SignatureRule {
   bool raw_view = false;
   unsigned flags = 0;
   std::string pattern;
+  std::string prefilter;  // empty: Hyperscan runs `pattern` itself
   std::string description;
   std::vector<std::string> atlas;
   std::vector<std::string> owasp;
@@ -72,13 +77,18 @@ class SignatureDetector final : public Detector {
 
  private:
   SignatureDetector() = default;
-  // Spans of a rule's matches in `text`, found by PCRE2 (Hyperscan runs without start-of-match
-  // tracking: a database 8x smaller and faster to scan; the rare matching rule is re-run for spans).
+  // Spans of a rule's matches in `text`, found by PCRE2, which also confirms the match: Hyperscan
+  // runs without start-of-match tracking (a database 8x smaller and faster to scan) and, for rules
+  // with a `prefilter`, on that cheaper necessary condition. Empty when PCRE2 finds no match; when
+  // PCRE2 fails (match limit), the stretch before Hyperscan's end offset `hs_end`.
   std::vector<Span> spans_of(std::size_t rule, std::string_view text, Scratch& scratch, std::uint32_t hs_end) const;
   std::vector<pcre2_code_8*> span_re_;
   Config cfg_;
   std::vector<SignatureRule> rules_;
-  std::shared_ptr<const HsDatabase> folded_db_, raw_db_;
+  // One database per role and view kind, holding only the rules for that role: a prompt is not
+  // scanned for response payloads and vice versa. Roles with the same rule set share a database.
+  static constexpr std::size_t kRoles = 3;
+  std::array<std::shared_ptr<const HsDatabase>, kRoles> folded_db_, raw_db_;
   unsigned roles_ = 0;
 };
 
