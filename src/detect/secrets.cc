@@ -12,18 +12,33 @@
 
 namespace dg::detect {
 
+namespace {
+// c * log2(c) for the counts of short strings (secrets are at most a few hundred characters).
+constexpr std::size_t kEntropyTable = 512;
+const std::array<double, kEntropyTable> kCLog2C = [] {
+  std::array<double, kEntropyTable> t{};
+  for (std::size_t c = 1; c < kEntropyTable; ++c) t[c] = static_cast<double>(c) * std::log2(static_cast<double>(c));
+  return t;
+}();
+double clog2c(std::uint32_t c) noexcept {
+  return c < kEntropyTable ? kCLog2C[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
+}
+}  // namespace
+
+// H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c: one log2 per call, not per symbol.
 double shannon_entropy(std::string_view s) noexcept {
   if (s.empty()) return 0.0;
   std::array<std::uint32_t, 256> counts{};
   for (const char c : s) ++counts[static_cast<unsigned char>(c)];
-  double h = 0.0;
-  const double n = static_cast<double>(s.size());
-  for (const std::uint32_t c : counts) {
-    if (!c) continue;
-    const double p = c / n;
-    h -= p * std::log2(p);
+  double sum = 0.0;
+  for (const char c : s) {
+    std::uint32_t& k = counts[static_cast<unsigned char>(c)];
+    if (!k) continue;  // counted already
+    sum += clog2c(k);
+    k = 0;
   }
-  return h;
+  const double n = static_cast<double>(s.size());
+  return std::max(0.0, std::log2(n) - sum / n);
 }
 
 namespace {

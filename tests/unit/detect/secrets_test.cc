@@ -1,5 +1,9 @@
 #include "detect/secrets.h"
 
+#include <cmath>
+#include <map>
+#include <random>
+
 #include "detect/registry.h"
 #include "test_util.h"
 
@@ -237,6 +241,23 @@ TEST(Secrets, MinEntropyIsConfigurable) {
   EXPECT_TRUE(scan(*make(), "password = \"Summer2024Summer2024\"").empty());  // 2.9 bits/char
   EXPECT_DOUBLE_EQ(shannon_entropy("aaaa"), 0.0);
   EXPECT_DOUBLE_EQ(shannon_entropy("abcd"), 2.0);
+}
+
+// shannon_entropy uses log2(n) - sum(c log2 c)/n; it must agree with the textbook -sum(p log2 p),
+// also past its c*log2(c) table (counts of 512 and more).
+TEST(Secrets, EntropyAgreesWithTheDefinition) {
+  std::mt19937 rng(11);
+  for (std::size_t len : {1u, 2u, 7u, 40u, 255u, 600u, 5000u}) {
+    for (int alphabet : {1, 2, 16, 64, 200}) {
+      std::string s;
+      for (std::size_t i = 0; i < len; ++i) s.push_back(static_cast<char>(33 + rng() % static_cast<unsigned>(alphabet)));
+      std::map<char, double> counts;
+      for (char c : s) counts[c] += 1;
+      double expected = 0;
+      for (const auto& [c, k] : counts) expected -= k / static_cast<double>(len) * std::log2(k / static_cast<double>(len));
+      EXPECT_NEAR(shannon_entropy(s), expected, 1e-9) << len << " chars over " << alphabet;
+    }
+  }
 }
 
 TEST(Secrets, MaxScanBytesBoundsTheScan) {
