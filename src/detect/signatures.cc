@@ -242,27 +242,37 @@ SignatureDetector::~SignatureDetector() {
   for (auto* re : span_re_) pcre2_code_free(re);
 }
 
+namespace {
+// How far before Hyperscan's end offset a rule's match is looked for first (a few sentences).
+constexpr std::uint32_t kSpanWindow = 512;
+}  // namespace
+
 std::vector<Span> SignatureDetector::spans_of(std::size_t rule, std::string_view text, Scratch& scratch,
                                               std::uint32_t hs_end) const {
   auto& s = static_cast<SigScratch&>(scratch);
   std::vector<Span> spans;
   pcre2_code* re = rule < span_re_.size() ? span_re_[rule] : nullptr;
-  PCRE2_SIZE start = 0;
   bool failed = !re || !s.md;
-  while (!failed && start <= text.size() && spans.size() < 16) {
+  // Without a prefilter, Hyperscan's end offset is where the rule's first match ends: PCRE2 starts a
+  // window before it (and from 0 when the match is longer than the window). With a prefilter, the
+  // end offset says nothing about the rule's match: the whole view is searched.
+  const bool windowed = rules_[rule].prefilter.empty() && hs_end > kSpanWindow;
+  PCRE2_SIZE start = windowed ? hs_end - kSpanWindow : 0;
+  while (!failed) {
     const int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, 0, s.md, s.mc);
+    if (rc == PCRE2_ERROR_NOMATCH && start > 0) {
+      start = 0;
+      continue;
+    }
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       failed = true;
       break;
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
-    if (ov[1] <= ov[0]) {
-      start = ov[1] + 1;
-      continue;
-    }
-    spans.push_back({static_cast<std::uint32_t>(ov[0]), static_cast<std::uint32_t>(ov[1])});
-    start = ov[1];
+    spans.push_back({static_cast<std::uint32_t>(ov[0]), static_cast<std::uint32_t>(std::max(ov[1], ov[0] + 1))});
+    break;  // one span per rule and view: the first match is the explanation; a rescan per rule of
+            // the rest of the view would cost more than the whole Hyperscan pass
   }
   if (spans.empty() && failed) {
     // PCRE2 could not decide (match limit): keep the finding, with the end Hyperscan reported and

@@ -8,7 +8,6 @@
 #include <array>
 #include <cctype>
 #include <mutex>
-#include <unordered_map>
 
 #include "text/internal.h"
 
@@ -257,9 +256,14 @@ struct Spoof {
 // thread-safe for skeleton queries once opened; the per-thread cache keeps the hot path lock-free.
 const std::string& ascii_skeleton(UChar32 c) {
   static Spoof spoof;
-  thread_local std::unordered_map<UChar32, std::string> cache;
-  auto it = cache.find(c);
-  if (it != cache.end()) return it->second;
+  // Direct-mapped per-thread cache (like fold_code_point): bounded memory, no hashing, no locks.
+  struct Entry {
+    UChar32 cp = -1;
+    std::string skeleton;
+  };
+  thread_local std::array<Entry, 2048> cache;
+  Entry& e = cache[static_cast<std::size_t>(c) & 2047];
+  if (e.cp == c) return e.skeleton;
   std::string result;
   if (spoof.checker) {
     char in[5];
@@ -284,8 +288,9 @@ const std::string& ascii_skeleton(UChar32 c) {
       }
     }
   }
-  if (cache.size() > 65536) cache.clear();  // bound memory under adversarial input
-  return cache.emplace(c, std::move(result)).first->second;
+  e.cp = c;
+  e.skeleton = std::move(result);
+  return e.skeleton;
 }
 
 }  // namespace

@@ -38,42 +38,6 @@ View View::whole(std::string name, std::string text, Span origin, int depth) {
   return v;
 }
 
-void View::push(char c, std::uint32_t orig_start, std::uint32_t orig_end) {
-  // Folds reserve `text` for the expected size before pushing; size the offset tables alike instead
-  // of growing them by doubling.
-  if (start_.capacity() < text.capacity()) {
-    start_.reserve(text.capacity());
-    end_.reserve(text.capacity());
-  }
-  text.push_back(c);
-  start_.push_back(orig_start);
-  end_.push_back(orig_end);
-}
-
-void View::push(std::string_view s, std::uint32_t orig_start, std::uint32_t orig_end) {
-  text.append(s);
-  start_.insert(start_.end(), s.size(), orig_start);
-  end_.insert(end_.end(), s.size(), orig_end);
-}
-
-std::uint32_t View::orig_start(std::size_t i) const noexcept {
-  switch (mode_) {
-    case Mode::identity: return static_cast<std::uint32_t>(i);
-    case Mode::whole: return origin_.start;
-    case Mode::per_byte: return i < start_.size() ? start_[i] : (end_.empty() ? 0 : end_.back());
-  }
-  return 0;
-}
-
-std::uint32_t View::orig_end(std::size_t i) const noexcept {
-  switch (mode_) {
-    case Mode::identity: return static_cast<std::uint32_t>(i + 1);
-    case Mode::whole: return origin_.end;
-    case Mode::per_byte: return i < end_.size() ? end_[i] : (end_.empty() ? 0 : end_.back());
-  }
-  return 0;
-}
-
 Span View::to_original(std::uint32_t start, std::uint32_t end) const noexcept {
   if (text.empty()) return mode_ == Mode::whole ? origin_ : Span{0, 0};
   if (end <= start) end = start + 1;

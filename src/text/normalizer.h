@@ -72,6 +72,7 @@ class View {
   // Construction helpers (used by the normaliser; public for tests and for decoders).
   static View identity(std::string name, std::string_view text);
   static View whole(std::string name, std::string text, Span origin, int depth);
+  // push / orig_start / orig_end run once per byte in every fold: defined inline below.
   void push(char c, std::uint32_t orig_start, std::uint32_t orig_end);
   void push(std::string_view s, std::uint32_t orig_start, std::uint32_t orig_end);
   bool is_identity() const noexcept { return mode_ == Mode::identity; }
@@ -84,6 +85,42 @@ class View {
   Span origin_;
   std::vector<std::uint32_t> start_, end_;
 };
+
+inline void View::push(char c, std::uint32_t orig_start, std::uint32_t orig_end) {
+  // Folds reserve `text` for the expected size before pushing; size the offset tables alike instead
+  // of growing them by doubling.
+  if (start_.capacity() < text.capacity()) {
+    start_.reserve(text.capacity());
+    end_.reserve(text.capacity());
+  }
+  text.push_back(c);
+  start_.push_back(orig_start);
+  end_.push_back(orig_end);
+}
+
+inline void View::push(std::string_view s, std::uint32_t orig_start, std::uint32_t orig_end) {
+  text.append(s);
+  start_.insert(start_.end(), s.size(), orig_start);
+  end_.insert(end_.end(), s.size(), orig_end);
+}
+
+inline std::uint32_t View::orig_start(std::size_t i) const noexcept {
+  switch (mode_) {
+    case Mode::identity: return static_cast<std::uint32_t>(i);
+    case Mode::whole: return origin_.start;
+    case Mode::per_byte: return i < start_.size() ? start_[i] : (end_.empty() ? 0 : end_.back());
+  }
+  return 0;
+}
+
+inline std::uint32_t View::orig_end(std::size_t i) const noexcept {
+  switch (mode_) {
+    case Mode::identity: return static_cast<std::uint32_t>(i + 1);
+    case Mode::whole: return origin_.end;
+    case Mode::per_byte: return i < end_.size() ? end_[i] : (end_.empty() ? 0 : end_.back());
+  }
+  return 0;
+}
 
 struct Normalized {
   std::string_view original;   // not owned: the caller keeps the input alive
