@@ -71,6 +71,23 @@ std::string cache_key(const std::vector<HsPattern>& patterns, Som som) {
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   return hex;
 }
+// Keeps the cache bounded: every rule-set edit, test fixture and config variant adds a database.
+// The oldest entries (by modification time; a hit does not refresh it, a rebuild does) go first.
+void prune_cache(const std::filesystem::path& dir, std::size_t keep) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("hs-", 0) != 0 || e.path().extension() != ".db") continue;
+    std::error_code tec;
+    const auto t = fs::last_write_time(e.path(), tec);
+    if (!tec) files.emplace_back(t, e.path());
+  }
+  if (files.size() <= keep) return;
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t i = keep; i < files.size(); ++i) fs::remove(files[i].second, ec);
+}
 }  // namespace
 
 std::shared_ptr<const HsDatabase> HsDatabase::compile_cached(const std::vector<HsPattern>& patterns,
@@ -106,6 +123,7 @@ std::shared_ptr<const HsDatabase> HsDatabase::compile_cached(const std::vector<H
     fs::rename(tmp, file, ec);
     if (ec) fs::remove(tmp, ec);
     std::free(bytes);
+    prune_cache(cache_dir, HsDatabase::kMaxCachedDatabases);
   }
   return db;
 }

@@ -40,7 +40,9 @@ class HsDatabase {
   // it there after compiling. Compiling large rule sets takes seconds; loading a cached database
   // takes milliseconds. An empty `cache_dir`, an unreadable cache or a database built for another
   // Hyperscan / CPU falls back to compiling. The cache is as trusted as the rule files: keep it in
-  // a directory only the deployment can write.
+  // a directory only the deployment can write. After a store, the cache keeps the
+  // kMaxCachedDatabases most recently written databases and deletes older ones.
+  static constexpr std::size_t kMaxCachedDatabases = 64;
   static std::shared_ptr<const HsDatabase> compile_cached(const std::vector<HsPattern>& patterns,
                                                           const std::string& cache_dir, int& error_index,
                                                           std::string& error, Som som = Som::leftmost);
