@@ -209,7 +209,7 @@ void BM_Detector(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(total_bytes(prompts()) * static_cast<std::size_t>(state.iterations()) / prompts().size()));
 }
-BENCHMARK(BM_Detector)->DenseRange(0, 5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Detector)->DenseRange(0, 9)->Unit(benchmark::kMicrosecond);
 
 // ---- Engine: responses with a protected system prompt ----------------------------------------
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   int exit_code = dg::cli::kExitOk;
   dg::cli::add_scan(app, g, exit_code);
   dg::cli::add_config(app, g, exit_code);
+  dg::cli::add_train(app, g, exit_code);
   dg::cli::add_misc(app, exit_code);
   try {
     app.parse(argc, argv);

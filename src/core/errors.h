@@ -15,6 +15,8 @@ inline constexpr std::string_view kConfigMissingKey = "config_missing_key";
 inline constexpr std::string_view kConfigDuplicate = "config_duplicate";
 inline constexpr std::string_view kUnknownCategory = "unknown_category";
 inline constexpr std::string_view kPatternCompile = "pattern_compile";
+inline constexpr std::string_view kModelInvalid = "model_invalid";          // not a usable detector model
+inline constexpr std::string_view kTamperedArtifact = "tampered_artifact";  // digest does not match
 
 // Input path (scan)
 inline constexpr std::string_view kInputIo = "input_io";

@@ -4,10 +4,14 @@
 
 #include "detect/canary.h"
 #include "detect/encoding.h"
+#include "detect/harmful_request.h"
+#include "detect/harmful_response.h"
 #include "detect/pii.h"
+#include "detect/prompt_attack.h"
 #include "detect/prompt_leak.h"
 #include "detect/secrets.h"
 #include "detect/signatures.h"
+#include "detect/toxicity.h"
 
 namespace dg::detect {
 namespace {
@@ -25,6 +29,13 @@ const std::array kRegistry{
     RegistryEntry{"canary", "per-deployment canary tokens appearing in responses (canary_leak)", &CanaryDetector::load},
     RegistryEntry{"prompt_leak", "responses reproducing the protected system prompt (shingle overlap)",
                   &PromptLeakDetector::load},
+    // Learned (fastText) detectors: after the patterns and validators.
+    RegistryEntry{"prompt_attack", "learned: prompt injection and jailbreak attempts, paraphrased or templated",
+                  &PromptAttackDetector::load},
+    RegistryEntry{"harmful_request", "learned: requests for harmful content (misuse)", &HarmfulRequestDetector::load},
+    RegistryEntry{"toxicity", "learned: hateful, offensive or abusive language", &ToxicityDetector::load},
+    RegistryEntry{"harmful_response", "learned: responses that comply with a harmful request (harmful_output)",
+                  &HarmfulResponseDetector::load},
 };
 
 }  // namespace

@@ -1,0 +1,285 @@
+#include "learn/dataset.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "core/errors.h"
+#include "detect/learned.h"
+
+namespace dg::learn {
+namespace {
+
+// Recipes. Positives are scarce next to the Alpaca-derived benign instructions: they are augmented,
+// and the negatives are capped per source so that one source cannot define "benign". Borderline
+// prompts (safe prompts that look risky) are the hard negatives: repeated.
+const std::vector<Task>& tasks() {
+  static const std::vector<Task> t = [] {
+    std::vector<Task> v;
+    {
+      Task k;
+      k.name = "prompt_attack";
+      k.positive_label = "__label__attack";
+      k.negative_label = "__label__benign";
+      k.description = "prompt injection and jailbreak attempts (attacks on the AI system) vs ordinary, risky-looking "
+                      "and plainly harmful requests";
+      k.parts = {{"injection", {"attack"}, {}, 1, 0, false},
+                 {"benign", {}, {"benign"}, 1, 8000, true},
+                 {"borderline", {}, {"benign"}, 4, 0, false},
+                 {"harmful", {}, {"harmful"}, 1, 0, false}};
+      k.augment = 2;
+      k.reform = 0.5;
+      k.rule = ThresholdRule::target_fpr;
+      v.push_back(k);
+    }
+    {
+      Task k;
+      k.name = "harmful_request";
+      k.positive_label = "__label__harmful";
+      k.negative_label = "__label__benign";
+      k.description = "requests for harmful content (misuse) vs ordinary and risky-looking but safe requests";
+      k.parts = {{"harmful", {"harmful"}, {}, 1, 0, false},
+                 {"benign", {}, {"benign"}, 1, 8000, true},
+                 {"borderline", {}, {"benign"}, 6, 0, false}};
+      k.augment = 1;
+      k.reform = 0.5;
+      k.rule = ThresholdRule::target_fpr;
+      v.push_back(k);
+    }
+    {
+      Task k;
+      k.name = "toxicity";
+      k.positive_label = "__label__toxic";
+      k.negative_label = "__label__clean";
+      k.description = "hateful, offensive or abusive language vs clean text, including neutral statements about groups";
+      k.parts = {{"toxicity", {"toxic"}, {"clean"}, 1, 0, false}};
+      k.augment = 0;
+      k.rule = ThresholdRule::max_f1;
+      v.push_back(k);
+    }
+    {
+      Task k;
+      k.name = "harmful_response";
+      k.positive_label = "__label__harmful";
+      k.negative_label = "__label__safe";
+      k.description = "model responses that comply with a harmful request vs refusals and harmless answers";
+      k.parts = {{"responses", {"harmful"}, {"not_harmful"}, 1, 0, false}};
+      k.augment = 0;
+      k.epoch = 25;  // measured: F1 0.93 on dev at 25 epochs / lr 0.5, 0.79 at 5 / 0.1
+      k.lr = 0.5;
+      k.rule = ThresholdRule::max_f1;
+      v.push_back(k);
+    }
+    return v;
+  }();
+  return t;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+const Task* find_task(const std::string& name) {
+  for (const auto& t : tasks())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> out;
+  for (const auto& t : tasks()) out.push_back(t.name);
+  return out;
+}
+
+LoadResult<std::vector<Example>> read_split(const std::string& corpora, const Task& task, const std::string& split) {
+  using R = LoadResult<std::vector<Example>>;
+  std::vector<Example> out;
+  LoadErrors errors;
+  for (const auto& part : task.parts) {
+    const std::string path = corpora + "/" + part.folder + "/" + split + ".jsonl";
+    std::ifstream in(path);
+    if (!in) {
+      errors.push_back({path, 0, 0, std::string(errc::kInputIo), "cannot read the corpus file"});
+      continue;
+    }
+    std::string line;
+    int no = 0;
+    while (std::getline(in, line)) {
+      ++no;
+      if (line.empty()) continue;
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) {
+        errors.push_back({path, no, 0, std::string(errc::kInvalidJson), "not a JSON object"});
+        continue;
+      }
+      if (!j.contains("text") || !j["text"].is_string() || !j.contains("label") || !j["label"].is_string()) {
+        errors.push_back({path, no, 0, std::string(errc::kMissingField), "needs string fields \"text\" and \"label\""});
+        continue;
+      }
+      Example e;
+      e.text = j["text"].get<std::string>();
+      const std::string label = j["label"].get<std::string>();
+      if (contains(part.positive_labels, label)) e.positive = true;
+      else if (contains(part.negative_labels, label)) e.positive = false;
+      else {
+        errors.push_back({path, no, 0, std::string(errc::kConfigInvalidValue),
+                          "label '" + label + "' is neither a positive nor a negative label of task " + task.name});
+        continue;
+      }
+      if (j.contains("source") && j["source"].is_string()) e.source = j["source"].get<std::string>();
+      if (j.contains("category") && j["category"].is_string()) e.category = j["category"].get<std::string>();
+      e.set = part.folder + "/" + split;
+      out.push_back(std::move(e));
+    }
+  }
+  if (!errors.empty()) return R::failure(std::move(errors));
+  return R::success(std::move(out));
+}
+
+std::string model_text(const text::Normalizer& norm, std::string_view text) {
+  return detect::one_line(norm.fold(text));
+}
+
+std::string augment(std::string_view text, int kind, std::uint64_t seed, const std::vector<std::string>& covers) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % std::max<std::size_t>(n, 1)); };
+  std::vector<std::string> words;
+  {
+    std::string w;
+    for (const char c : text) {
+      if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+        if (!w.empty()) words.push_back(std::move(w));
+        w.clear();
+      } else {
+        w.push_back(c);
+      }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+  }
+  auto join = [&] {
+    std::string s;
+    for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
+    return s;
+  };
+  switch (kind % kAugmentKinds) {
+    case 0: {  // the payload inside benign text: indirect injection, a request in a longer message
+      if (covers.empty()) return std::string(text);
+      return covers[pick(covers.size())] + " " + std::string(text) + " " + covers[pick(covers.size())];
+    }
+    case 1: {  // word dropout
+      std::vector<std::string> kept;
+      for (auto& w : words)
+        if (rng() % 10 != 0) kept.push_back(std::move(w));
+      if (kept.empty()) return std::string(text);
+      words = std::move(kept);
+      return join();
+    }
+    case 2: {  // typos: swap two adjacent letters in some words
+      for (auto& w : words)
+        if (w.size() >= 4 && rng() % 5 == 0) {
+          const std::size_t k = 1 + pick(w.size() - 2);
+          std::swap(w[k], w[k - 1]);
+        }
+      return join();
+    }
+    case 3: {  // emoji between words
+      static const char* kEmoji[] = {"\xF0\x9F\x98\x80", "\xF0\x9F\x94\xA5", "\xE2\x9C\xA8", "\xF0\x9F\x91\x89",
+                                     "\xF0\x9F\x99\x8F"};
+      std::string s;
+      for (const auto& w : words) {
+        if (!s.empty()) s += rng() % 3 == 0 ? std::string(" ") + kEmoji[pick(5)] + " " : " ";
+        s += w;
+      }
+      return s;
+    }
+    default: {  // leetspeak on some words (the leet view undoes it; the folded text does not)
+      for (auto& w : words) {
+        if (rng() % 3 != 0) continue;
+        for (auto& c : w) {
+          switch (c) {
+            case 'e': c = '3'; break;
+            case 'a': c = '4'; break;
+            case 'o': c = '0'; break;
+            case 'i': c = '1'; break;
+            case 's': c = '5'; break;
+            default: break;
+          }
+        }
+      }
+      return join();
+    }
+  }
+}
+
+std::string reform(std::string_view text, std::uint64_t seed) {
+  std::string t(text);
+  while (!t.empty() && (t.back() == '.' || t.back() == '?' || t.back() == '!' || t.back() == ' ' || t.back() == '\n'))
+    t.pop_back();
+  if (t.empty()) return std::string(text);
+  // Questions that already ask ("how do i ...", "what is ...") become requests; the rest questions.
+  std::string lower = t;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* kQuestionStarts[] = {"how ", "what ", "why ", "can ", "could ", "is ", "are ", "do ", "does ",
+                                          "where ", "when ", "which ", "who ", "should ", "would "};
+  bool question = false;
+  for (const char* q : kQuestionStarts) question |= lower.rfind(q, 0) == 0;
+  if (t.size() > 1 && std::isupper(static_cast<unsigned char>(t[0])) && std::islower(static_cast<unsigned char>(t[1])))
+    t[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(t[0])));
+  static const char* kAsk[] = {"How do I %s?", "Can you %s?", "Could you please %s?", "What is the best way to %s?",
+                               "I need to %s. How?", "Is it possible to %s?", "Help me %s."};
+  static const char* kTell[] = {"Please answer this: %s?", "Tell me: %s?", "Quick question: %s?",
+                                "I was wondering, %s?", "Answer briefly: %s?"};
+  const auto& forms = question ? kTell : kAsk;
+  const std::size_t n = question ? std::size(kTell) : std::size(kAsk);
+  const std::string f = forms[seed % n];
+  const auto at = f.find("%s");
+  return f.substr(0, at) + t + f.substr(at + 2);
+}
+
+std::vector<std::string> training_lines(const Task& task, const std::vector<Example>& train,
+                                        const text::Normalizer& norm, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  // Benign sentences to wrap payloads in (short ones read like the surrounding text of a message).
+  std::vector<std::string> covers;
+  for (const auto& e : train)
+    if (!e.positive && e.text.size() >= 20 && e.text.size() <= 200) covers.push_back(e.text);
+  std::vector<std::string> lines;
+  std::map<std::pair<std::string, std::string>, std::size_t> per_source;  // (folder, source) -> taken
+  // Deterministic order before caps: shuffle once with the seed, then walk.
+  std::vector<std::size_t> order(train.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  for (const std::size_t i : order) {
+    const Example& e = train[i];
+    const std::string folder = e.set.substr(0, e.set.find('/'));
+    const Part* part = nullptr;
+    for (const auto& p : task.parts)
+      if (p.folder == folder) part = &p;
+    if (!part) continue;
+    if (part->cap && per_source[{folder, e.source}]++ >= part->cap) continue;
+    const std::string& label = e.positive ? task.positive_label : task.negative_label;
+    const std::string t = model_text(norm, e.text);
+    if (t.empty()) continue;
+    for (int w = 0; w < part->weight; ++w) lines.push_back(label + " " + t);
+    if (task.reform > 0 && e.text.size() < 400 && static_cast<double>(rng() % 1000) < task.reform * 1000.0) {
+      const std::string r = model_text(norm, reform(e.text, rng()));
+      if (!r.empty()) lines.push_back(label + " " + r);
+    }
+    if (e.positive)
+      for (int a = 0; a < task.augment; ++a) {
+        const int kind = static_cast<int>(rng() % kAugmentKinds);
+        const std::string aug = model_text(norm, augment(e.text, kind, rng(), covers));
+        if (!aug.empty()) lines.push_back(label + " " + aug);
+      }
+  }
+  std::shuffle(lines.begin(), lines.end(), rng);
+  return lines;
+}
+
+}  // namespace dg::learn

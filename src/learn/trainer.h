@@ -1,0 +1,75 @@
+// `dualguard train`: builds a task's training set from the shared corpora, trains a fastText
+// classifier (libfasttext), quantises it, scores the dev split the way the detector will (every
+// folded view of the normalised text), picks the thresholds on dev, and writes the model, its
+// model card (Markdown) and a machine-readable summary next to it.
+//
+// Reproducible: the data order, augmentation and fastText's own random streams follow `seed`; with
+// `threads == 1` the output is bit-identical across runs (fastText's hogwild SGD is not with more).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/load_result.h"
+#include "learn/dataset.h"
+#include "text/normalizer.h"
+
+namespace dg::learn {
+
+struct TrainOptions {
+  std::string task;
+  std::string corpora;        // folder with <task folder>/{train,dev}.jsonl
+  std::string out_dir;        // models/
+  double target_fpr = 0.01;   // for target_fpr tasks: benign-dev false-positive rate at `threshold`
+  std::uint64_t seed = 1;
+  int threads = 1;
+  // fastText hyperparameters (the defaults are the shipped models' settings)
+  int epoch = 0;      // 0: the task's default (dataset.h)
+  double lr = 0.0;    // 0: the task's default
+  int dim = 32;
+  int word_ngrams = 2;
+  int minn = 3, maxn = 5;
+  int bucket = 250000;
+  bool quantize = true;
+  std::string command_line;   // recorded in the model card
+  // Hand-written look-alikes (the signature rules' `counter_examples` and `examples`), added to the
+  // prompt_attack training set as hard negatives / positives, repeated `extra_weight` times.
+  std::vector<std::string> extra_negatives, extra_positives;
+  int extra_weight = 4;
+  // progress(stage, fraction 0..1); stage: "prepare", "train", "quantize", "evaluate"
+  std::function<void(const std::string&, double)> progress;
+};
+
+struct Rate {
+  std::size_t n = 0, hits = 0;
+  double rate() const { return n ? static_cast<double>(hits) / static_cast<double>(n) : 0.0; }
+};
+
+struct TrainResult {
+  std::string model_path, card_path, summary_path, sha256;
+  std::uintmax_t model_bytes = 0;
+  double threshold = 0.5, review_threshold = 0.5;
+  std::size_t train_lines = 0;
+  std::map<std::string, std::size_t> train_counts;  // "positive <source>" / "negative <source>" -> examples
+  // dev metrics at `threshold`
+  Rate detection;                                   // positives flagged
+  std::map<std::string, Rate> false_positives;      // per negative set, e.g. "benign/dev"
+  std::map<std::string, Rate> detection_by_source;  // positives per source
+  double auroc = 0.0, precision = 0.0, recall = 0.0, f1 = 0.0;
+  double train_seconds = 0.0;
+};
+
+LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& norm);
+
+// Metrics used to pick thresholds (exposed for tests).
+// AUROC by the Mann-Whitney statistic, ties counting one half.
+double auroc(const std::vector<double>& positives, const std::vector<double>& negatives);
+// The lowest threshold t such that at most floor(target * n) negatives score >= t.
+double threshold_for_fpr(std::vector<double> negatives, double target);
+// The threshold that maximises F1 (positives scoring >= t are flagged).
+double threshold_for_f1(const std::vector<double>& positives, const std::vector<double>& negatives);
+
+}  // namespace dg::learn
