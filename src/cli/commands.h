@@ -22,6 +22,7 @@ struct GlobalOptions {
 void add_scan(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_config(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_misc(CLI::App& app, int& exit_code);
+void add_eval(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_train(CLI::App& app, GlobalOptions& g, int& exit_code);
 
 }  // namespace dg::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   dg::cli::add_config(app, g, exit_code);
   dg::cli::add_train(app, g, exit_code);
   dg::cli::add_misc(app, exit_code);
+  dg::cli::add_eval(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

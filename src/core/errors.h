@@ -26,4 +26,11 @@ inline constexpr std::string_view kFieldNotString = "field_not_string";
 inline constexpr std::string_view kInputTooLarge = "input_too_large";
 inline constexpr std::string_view kDetectorError = "detector_error";
 
+// Evaluation (eval, eval sweep, eval diff)
+inline constexpr std::string_view kEvalSetSpec = "eval_set_spec";            // --set not NAME=PATH:positive|negative
+inline constexpr std::string_view kEvalDuplicateSet = "eval_duplicate_set";  // two sets with one name
+inline constexpr std::string_view kEvalEmptySet = "eval_empty_set";          // a set without inputs
+inline constexpr std::string_view kEvalParam = "eval_param";                 // bad --param or grid too large
+inline constexpr std::string_view kEvalReport = "eval_report";               // unreadable / incompatible report
+
 }  // namespace dg::errc
