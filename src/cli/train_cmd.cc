@@ -32,8 +32,8 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--corpora", opt->corpora, "folder with <task>/{train,dev}.jsonl (default ../shared/corpora)");
   cmd->add_option("--out", opt->out_dir, "output folder (default models)");
   cmd->add_option("--target-fpr", opt->target_fpr,
-                  "benign false-positive rate on dev at the chosen threshold (prompt_attack, harmful_request; "
-                  "default 0.01); toxicity and harmful_response use the F1-optimal threshold")
+                  "false-positive rate on the dev negatives at the chosen threshold (default 0.01, for prompt_attack and "
+                  "harmful_request on benign/dev); toxicity and harmful_response use their own 0.05 on their clean class")
       ->check(CLI::Range(0.0001, 0.5));
   cmd->add_option("--seed", opt->seed, "random seed for data order, augmentation and fastText (default 1)");
   cmd->add_option("--threads", opt->threads, "fastText training threads; 1 (default) gives bit-identical output")

@@ -140,7 +140,7 @@ std::unique_ptr<Detector> load_learned(const YAML::Node& node, yaml::Reader& r, 
   cfg.roles = parse_roles(r, node, "roles", cfg.roles);
   cfg.max_scan_bytes = static_cast<std::size_t>(r.integer(node, "max_scan_bytes", 64 * 1024, 256, 16ll << 20));
   cfg.explain_top = static_cast<std::size_t>(r.integer(node, "explain_top", 5, 0, 50));
-  cfg.min_known_tokens = static_cast<std::size_t>(r.integer(node, "min_known_tokens", 3, 0, 1000));
+  cfg.min_known_tokens = static_cast<std::size_t>(r.integer(node, "min_known_tokens", static_cast<long long>(cfg.min_known_tokens), 0, 1000));
   if (cfg.sha256.empty()) return nullptr;
   auto res = LearnedDetector::create(cfg);
   for (auto& e : res.errors) {

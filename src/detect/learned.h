@@ -10,7 +10,7 @@
 //   review_threshold: 0.7                 score at which a finding is reported at severity medium
 //   max_scan_bytes: 65536                 per view; longer texts are scored in overlapping windows
 //   explain_top: 5                        tokens listed in the evidence
-//   min_known_tokens: 3                   texts with fewer in-vocabulary tokens are not scored
+//   min_known_tokens: 5                   texts with fewer in-vocabulary tokens are not scored
 //
 // Texts longer than `kWindowBytes` are scored as overlapping windows (and the whole text), the
 // maximum counting: an injection buried in a long document must not be averaged away.
@@ -41,7 +41,7 @@ class LearnedDetector : public Detector {
     std::size_t explain_top = 5;
     // Texts with fewer in-vocabulary tokens than this are not scored: a score made of unseen
     // character n-grams alone (a key, a hash, a greeting with emoji) is noise, not evidence.
-    std::size_t min_known_tokens = 3;
+    std::size_t min_known_tokens = 5;
   };
   static constexpr std::size_t kWindowBytes = 2048;
 

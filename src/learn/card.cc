@@ -89,6 +89,12 @@ const char* known_gaps(const std::string& task) {
          "* A response that refuses at length while quoting harmful content can be flagged.\n";
 }
 
+std::string fpr_set_name(const Task& task) {
+  for (const auto& p : task.parts)
+    if (p.fpr_set) return p.folder + "/dev";
+  return "dev";
+}
+
 }  // namespace
 
 LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, const TrainOptions& opt,
@@ -156,8 +162,8 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
   for (const auto& [src, r] : res.detection_by_source) o << "| " << src << " | " << rate_cell(r) << " |\n";
   o << "\nThreshold rule: "
     << (task.rule == ThresholdRule::target_fpr
-            ? "the lowest score at which the benign dev false-positive rate is at most " + pct(opt.target_fpr) +
-                  " (`--target-fpr`), for both severities."
+            ? "the lowest score at which the dev false-positive rate on the negatives of `" + fpr_set_name(task) +
+                  "` is at most " + pct(opt.target_fpr) + ", for both severities."
             : std::string("the score that maximises F1 on dev."))
     << " Because the threshold is chosen on dev, the dev figures at that threshold are optimistic.\n";
   o << "\n## Known gaps\n\n" << known_gaps(task.name);

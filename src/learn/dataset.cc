@@ -56,9 +56,12 @@ const std::vector<Task>& tasks() {
       k.positive_label = "__label__toxic";
       k.negative_label = "__label__clean";
       k.description = "hateful, offensive or abusive language vs clean text, including neutral statements about groups";
-      k.parts = {{"toxicity", {"toxic"}, {"clean"}, 1, 0, false}};
+      k.parts = {{"toxicity", {"toxic"}, {"clean"}, 1, 0, true}};
       k.augment = 0;
-      k.rule = ThresholdRule::max_f1;
+      // Dev is 82% toxic: the F1-optimal threshold there flags 17% of clean text. Deployed traffic is
+      // mostly clean, so the threshold bounds false positives on the clean class instead.
+      k.rule = ThresholdRule::target_fpr;
+      k.target_fpr = 0.05;
       v.push_back(k);
     }
     {
@@ -67,11 +70,12 @@ const std::vector<Task>& tasks() {
       k.positive_label = "__label__harmful";
       k.negative_label = "__label__safe";
       k.description = "model responses that comply with a harmful request vs refusals and harmless answers";
-      k.parts = {{"responses", {"harmful"}, {"not_harmful"}, 1, 0, false}};
+      k.parts = {{"responses", {"harmful"}, {"not_harmful"}, 1, 0, true}};
       k.augment = 0;
+      k.rule = ThresholdRule::target_fpr;
+      k.target_fpr = 0.05;
       k.epoch = 25;  // measured: F1 0.93 on dev at 25 epochs / lr 0.5, 0.79 at 5 / 0.1
       k.lr = 0.5;
-      k.rule = ThresholdRule::max_f1;
       v.push_back(k);
     }
     return v;

@@ -47,6 +47,7 @@ struct Task {
   // ...?", "Please ..."), to both classes: the form of a request must not predict its class.
   double reform = 0.0;
   ThresholdRule rule = ThresholdRule::target_fpr;
+  double target_fpr = 0.0;  // > 0: this task's own false-positive target (instead of --target-fpr)
   // fastText schedule. Short-text tasks overfit with more (probabilities saturate near 1 and the
   // threshold for 1% false positives lands on noise); long responses need more passes.
   int epoch = 5;

@@ -189,8 +189,9 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
         if (p.fpr_set && e.set == p.folder + "/dev") fpr_neg.push_back(scores[i]);
   }
   progress("evaluate", 1.0);
+  const double target = task->target_fpr > 0 ? task->target_fpr : opt.target_fpr;
   if (task->rule == ThresholdRule::target_fpr) {
-    res.threshold = threshold_for_fpr(fpr_neg.empty() ? neg : fpr_neg, opt.target_fpr);
+    res.threshold = threshold_for_fpr(fpr_neg.empty() ? neg : fpr_neg, target);
     // One operating point: review and block at the same score (a wider review band would multiply
     // the false positives the target bounds; the policy decides what a finding leads to).
     res.review_threshold = res.threshold;
@@ -221,6 +222,7 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   res.f1 = res.precision + res.recall > 0 ? 2 * res.precision * res.recall / (res.precision + res.recall) : 0.0;
 
   TrainOptions used = opt;
+  used.target_fpr = target;
   used.epoch = opt.epoch > 0 ? opt.epoch : task->epoch;
   used.lr = opt.lr > 0 ? opt.lr : task->lr;
   auto card = write_card(*task, used, res);
