@@ -11,6 +11,8 @@ LearnedDetector::Config ToxicityDetector::defaults() {
   c.roles = role_bit(Role::prompt) | role_bit(Role::response);
   c.threshold = 0.9;
   c.review_threshold = 0.7;
+  // Abuse is often one word in a short message: a single known token is evidence here.
+  c.min_known_tokens = 1;
   return c;
 }
 

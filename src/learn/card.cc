@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "eval/metrics.h"
 
 namespace dg::learn {
 namespace fs = std::filesystem;
@@ -52,14 +53,9 @@ std::string num(double x, int digits = 3) {
   std::snprintf(b, sizeof b, "%.*f", digits, x);
   return b;
 }
-// 95% Wilson score interval.
 std::pair<double, double> wilson(const Rate& r) {
-  if (r.n == 0) return {0.0, 0.0};
-  const double z = 1.96, n = static_cast<double>(r.n), p = r.rate();
-  const double d = 1 + z * z / n;
-  const double c = (p + z * z / (2 * n)) / d;
-  const double h = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d;
-  return {std::max(0.0, c - h), std::min(1.0, c + h)};
+  const eval::Interval i = eval::wilson(r.hits, r.n);
+  return {i.lo, i.hi};
 }
 std::string rate_cell(const Rate& r) {
   const auto [lo, hi] = wilson(r);

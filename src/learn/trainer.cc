@@ -11,6 +11,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "eval/metrics.h"
 #include "detect/harmful_request.h"
 #include "detect/harmful_response.h"
 #include "detect/learned.h"
@@ -20,27 +21,6 @@
 
 namespace dg::learn {
 namespace fs = std::filesystem;
-
-double auroc(const std::vector<double>& pos, const std::vector<double>& neg) {
-  if (pos.empty() || neg.empty()) return 0.0;
-  // Rank-sum over the merged scores; tied scores share their average rank.
-  std::vector<std::pair<double, bool>> all;
-  all.reserve(pos.size() + neg.size());
-  for (double p : pos) all.emplace_back(p, true);
-  for (double n : neg) all.emplace_back(n, false);
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  double rank_sum = 0.0;
-  for (std::size_t i = 0; i < all.size();) {
-    std::size_t j = i;
-    while (j < all.size() && all[j].first == all[i].first) ++j;
-    const double avg = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
-    for (std::size_t k = i; k < j; ++k)
-      if (all[k].second) rank_sum += avg;
-    i = j;
-  }
-  const double np = static_cast<double>(pos.size()), nn = static_cast<double>(neg.size());
-  return (rank_sum - np * (np + 1.0) / 2.0) / (np * nn);
-}
 
 double threshold_for_fpr(std::vector<double> neg, double target) {
   if (neg.empty()) return 0.5;
@@ -216,7 +196,7 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
       fp += flagged;
     }
   }
-  res.auroc = auroc(pos, neg);
+  res.auroc = eval::auroc(pos, neg);
   res.recall = res.detection.rate();
   res.precision = tp + fp ? static_cast<double>(tp) / static_cast<double>(tp + fp) : 0.0;
   res.f1 = res.precision + res.recall > 0 ? 2 * res.precision * res.recall / (res.precision + res.recall) : 0.0;

@@ -64,9 +64,7 @@ struct TrainResult {
 
 LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& norm);
 
-// Metrics used to pick thresholds (exposed for tests).
-// AUROC by the Mann-Whitney statistic, ties counting one half.
-double auroc(const std::vector<double>& positives, const std::vector<double>& negatives);
+// Threshold pickers (exposed for tests; AUROC and intervals come from eval/metrics.h).
 // The lowest threshold t such that at most floor(target * n) negatives score >= t.
 double threshold_for_fpr(std::vector<double> negatives, double target);
 // The threshold that maximises F1 (positives scoring >= t are flagged).

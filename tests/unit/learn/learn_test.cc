@@ -241,14 +241,6 @@ TEST_F(Exactness, DigestMismatchIsATamperedArtifact) {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-TEST(Metrics, AurocWithTies) {
-  // pos {0.9, 0.8, 0.4}, neg {0.5, 0.4, 0.1}: pairs won 0.9>all (3), 0.8>all (3), 0.4 vs {0.5 lose,
-  // 0.4 tie 0.5, 0.1 win} = 1.5 -> 7.5 / 9.
-  EXPECT_NEAR(auroc({0.9, 0.8, 0.4}, {0.5, 0.4, 0.1}), 7.5 / 9.0, 1e-12);
-  EXPECT_DOUBLE_EQ(auroc({1, 1}, {0, 0}), 1.0);
-  EXPECT_DOUBLE_EQ(auroc({0.5}, {0.5}), 0.5);
-}
-
 TEST(Metrics, ThresholdForFpr) {
   const std::vector<double> neg = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
   const double t = threshold_for_fpr(neg, 0.1);  // one false positive allowed
