@@ -48,6 +48,9 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--bucket", opt->bucket, "hash buckets for n-grams (default 250000; size grows with it)")
       ->check(CLI::Range(1000, 10000000));
   cmd->add_flag("!--no-quantize", opt->quantize, "write an unquantised .bin model (larger)");
+  cmd->add_option("--holdout-source", opt->holdout_sources,
+                  "leave sources out of training (substring of the corpus \"source\" field, repeatable): the model "
+                  "card's per-source dev detection then shows how the model does on a source it never saw");
   cmd->add_flag("-q,--quiet", *quiet, "no progress on stderr");
   cmd->callback([&g, &exit_code, opt, quiet] {
     const std::string path = !g.config.empty() ? g.config : policy::find_default_config();
@@ -98,6 +101,7 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
     }
     opt->command_line = "dualguard train --task " + opt->task + " --corpora " + opt->corpora + " --out " + opt->out_dir +
                         " --seed " + std::to_string(opt->seed) + " --threads " + std::to_string(opt->threads);
+    for (const auto& h : opt->holdout_sources) opt->command_line += " --holdout-source '" + h + "'";
     const bool tty = ::isatty(2) != 0;
     std::mutex mu;
     int last_pct = -1;

@@ -84,6 +84,15 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
 
   TrainResult res;
   progress("prepare", 0.0);
+  if (!opt.holdout_sources.empty()) {
+    auto& v = *train_split.value;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const Example& e) {
+                             return std::any_of(opt.holdout_sources.begin(), opt.holdout_sources.end(),
+                                                [&](const std::string& h) { return e.source.find(h) != std::string::npos; });
+                           }),
+            v.end());
+  }
   for (const auto& e : *train_split.value) ++res.train_counts[(e.positive ? "positive " : "negative ") + e.set + " " + e.source];
   std::vector<std::string> lines = training_lines(*task, *train_split.value, norm, opt.seed);
   if (task->name == "prompt_attack") {

@@ -35,6 +35,9 @@ struct TrainOptions {
   int bucket = 250000;
   bool quantize = true;
   std::string command_line;   // recorded in the model card
+  // Leave these sources out of training (substring of the corpus "source" field): dev detection on
+  // them then measures generalisation to a source the model never saw.
+  std::vector<std::string> holdout_sources;
   // Hand-written look-alikes (the signature rules' `counter_examples` and `examples`), added to the
   // prompt_attack training set as hard negatives / positives, repeated `extra_weight` times.
   std::vector<std::string> extra_negatives, extra_positives;

@@ -60,7 +60,8 @@ void toy_corpus(const fs::path& dir) {
     const int reps = std::string(split) == "train" ? 12 : 2;
     for (int r = 0; r < reps; ++r) {
       for (const char* a : attacks)
-        inj += std::string("{\"text\":\"") + a + " " + std::to_string(r) + "\",\"label\":\"attack\",\"source\":\"toy\"}\n";
+        inj += std::string("{\"text\":\"") + a + " " + std::to_string(r) + "\",\"label\":\"attack\",\"source\":\"toy-" +
+               (r % 2 ? "b" : "a") + "\"}\n";
       for (const char* b : benign)
         ben += std::string("{\"text\":\"") + b + " " + std::to_string(r) + "\",\"label\":\"benign\",\"source\":\"toy\"}\n";
     }
@@ -124,6 +125,21 @@ TEST(Train, LearnsAToySeparationAndWritesACard) {
   out.clear();
   EXPECT_TRUE((*det.value)->scan({Role::prompt, benign, nullptr}, nullptr, out));
   EXPECT_TRUE(out.empty());
+}
+
+TEST(Train, HeldOutSourcesAreLeftOutOfTraining) {
+  TempDir d;
+  toy_corpus(d.path / "corpora");
+  auto o = toy_options(d);
+  o.holdout_sources = {"toy-b"};
+  auto res = train(o, norm());
+  ASSERT_TRUE(res.ok()) << format_errors_text(res.errors);
+  for (const auto& [key, n] : res.value->train_counts) EXPECT_EQ(key.find("toy-b"), std::string::npos) << key;
+  bool seen_a = false;
+  for (const auto& [key, n] : res.value->train_counts) seen_a |= key.find("toy-a") != std::string::npos;
+  EXPECT_TRUE(seen_a);
+  // dev still measures the held-out source
+  EXPECT_EQ(res.value->detection_by_source.count("toy-b"), 1u);
 }
 
 TEST(Train, SingleThreadIsBitIdentical) {
