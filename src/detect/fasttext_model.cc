@@ -21,6 +21,33 @@ std::uint32_t fasttext_hash(std::string_view s) noexcept {
   return h;
 }
 
+bool is_long_token(std::string_view token) noexcept {
+  if (token.size() <= kLongTokenBytes) return false;
+  for (const char c : token)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+std::string model_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  auto ws = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == '\0'; };
+  while (i < text.size()) {
+    while (i < text.size() && ws(text[i])) ++i;
+    if (i >= text.size()) break;
+    std::size_t j = i;
+    while (j < text.size() && !ws(text[j])) ++j;
+    const std::string_view tok = text.substr(i, j - i);
+    if (!is_long_token(tok)) {
+      if (!out.empty()) out.push_back(' ');
+      out.append(tok);
+    }
+    i = j;
+  }
+  return out;
+}
+
 std::string FastTextModel::file_sha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -205,7 +232,7 @@ Tokenized& tokenize(std::string_view text, int minn, int maxn) {
     while (j < text.size() && !ft_space(text[j])) ++j;
     const std::string_view w = text.substr(i, j - i);
     // A token that looks like a label is not a word for fastText (and not a label in a text to score).
-    if (!w.starts_with(kLabelPrefix))
+    if (!w.starts_with(kLabelPrefix) && !is_long_token(w))
       t.toks.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j), fasttext_hash(w), -1, 0});
     i = j;
   }

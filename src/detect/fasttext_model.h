@@ -10,8 +10,8 @@
 // vector arithmetic -- and the explanation (how much each token moved the margin) is exact.
 //
 // Tokenisation replicates fastText's Dictionary::getLine for one line (whitespace-separated tokens,
-// then the end-of-sentence token), so `score()` equals libfasttext's own predict() on the same
-// (single-line) text; the unit tests check this on every token shape.
+// then the end-of-sentence token), so `score(t)` equals libfasttext's own predict() on
+// `model_line(t)`; the unit tests check this on every token shape.
 //
 // Thread safety: immutable after load; `score` is const and safe to call concurrently.
 #pragma once
@@ -90,5 +90,15 @@ class FastTextModel {
 
 // fastText's string hash (FNV-1a over signed bytes), exposed for tests.
 std::uint32_t fasttext_hash(std::string_view s) noexcept;
+
+// Long ASCII tokens (keys, hashes, base64, URLs, identifiers: longer than kLongTokenBytes) are not
+// read at all, in training and in scoring alike: their character n-grams are random, and a model
+// trained on attacks that quote passwords learns to read randomness -- or, with a placeholder word,
+// the mere presence of a long token -- as attack (measured: stack traces and configs scored 0.99).
+// Tokens with non-ASCII bytes (unspaced CJK text) are kept.
+inline constexpr std::size_t kLongTokenBytes = 24;
+bool is_long_token(std::string_view token) noexcept;
+// The text as the model reads it: whitespace folded to single spaces, long tokens dropped.
+std::string model_line(std::string_view text);
 
 }  // namespace dg::detect

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "detect/fasttext_model.h"
 #include "detect/learned.h"
 
 namespace dg::learn {
@@ -147,7 +148,7 @@ LoadResult<std::vector<Example>> read_split(const std::string& corpora, const Ta
 }
 
 std::string model_text(const text::Normalizer& norm, std::string_view text) {
-  return detect::one_line(norm.fold(text));
+  return detect::model_line(norm.fold(text));
 }
 
 std::string augment(std::string_view text, int kind, std::uint64_t seed, const std::vector<std::string>& covers) {

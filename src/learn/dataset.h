@@ -67,7 +67,8 @@ LoadResult<std::vector<Example>> read_split(const std::string& corpora, const Ta
 std::vector<std::string> training_lines(const Task& task, const std::vector<Example>& train,
                                         const text::Normalizer& norm, std::uint64_t seed);
 
-// The text the models see: the normaliser's folded text on one line (detect::one_line).
+// The text the models see: the normaliser's folded text as detect::model_line reads it (one line,
+// long ASCII tokens dropped).
 std::string model_text(const text::Normalizer& norm, std::string_view text);
 
 // Augmentations that the normaliser does not undo (or undoes only partly), applied to positives:
