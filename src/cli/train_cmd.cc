@@ -38,8 +38,8 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--seed", opt->seed, "random seed for data order, augmentation and fastText (default 1)");
   cmd->add_option("--threads", opt->threads, "fastText training threads; 1 (default) gives bit-identical output")
       ->check(CLI::Range(1, 64));
-  cmd->add_option("--epoch", opt->epoch, "training epochs (default: the task's, 5; harmful_response 25)")->check(CLI::Range(1, 1000));
-  cmd->add_option("--lr", opt->lr, "learning rate (default: the task's, 0.1; harmful_response 0.5)")->check(CLI::Range(0.001, 5.0));
+  cmd->add_option("--epoch", opt->epoch, "training epochs (default: the task's: prompt_attack 15, harmful_response 25, others 5)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--lr", opt->lr, "learning rate (default: the task's: prompt_attack 0.3, harmful_response 0.5, others 0.1)")->check(CLI::Range(0.001, 5.0));
   cmd->add_option("--dim", opt->dim, "embedding dimension (default 32)")->check(CLI::Range(2, 512));
   cmd->add_option("--word-ngrams", opt->word_ngrams, "word n-gram length (default 2)")->check(CLI::Range(1, 5));
   cmd->add_option("--minn", opt->minn, "shortest character n-gram (default 3; 0 with --maxn 0 disables them)")

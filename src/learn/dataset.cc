@@ -35,6 +35,10 @@ const std::vector<Task>& tasks() {
       k.augment = 2;
       k.reform = 0.5;
       k.rule = ThresholdRule::target_fpr;
+      // measured: 92.4% dev detection at 1% benign FPR with 15 epochs / lr 0.3, 88.9% at 5 / 0.1; with
+      // JailbreakBench and BIPIA held out of training, 83.8% vs 81.7% (the gain is not dev overfitting)
+      k.epoch = 15;
+      k.lr = 0.3;
       v.push_back(k);
     }
     {
