@@ -24,5 +24,8 @@ void add_config(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_misc(CLI::App& app, int& exit_code);
 void add_eval(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_train(CLI::App& app, GlobalOptions& g, int& exit_code);
+void add_keys(CLI::App& app, GlobalOptions& g, int& exit_code);   // keys create | list | revoke
+void add_audit(CLI::App& app, GlobalOptions& g, int& exit_code);  // audit verify | export
+void add_serve(CLI::App& app, GlobalOptions& g, int& exit_code);  // the gateway
 
 }  // namespace dg::cli

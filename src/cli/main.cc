@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   dg::cli::add_train(app, g, exit_code);
   dg::cli::add_misc(app, exit_code);
   dg::cli::add_eval(app, g, exit_code);
+  dg::cli::add_keys(app, g, exit_code);
+  dg::cli::add_audit(app, g, exit_code);
+  dg::cli::add_serve(app, g, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

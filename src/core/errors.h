@@ -33,4 +33,11 @@ inline constexpr std::string_view kEvalEmptySet = "eval_empty_set";          // 
 inline constexpr std::string_view kEvalParam = "eval_param";                 // bad --param or grid too large
 inline constexpr std::string_view kEvalReport = "eval_report";               // unreadable / incompatible report
 
+// State (src/store: audit log, API keys)
+inline constexpr std::string_view kStoreIo = "store_io";                      // database unreadable / write failed
+inline constexpr std::string_view kStoreSchema = "store_schema";              // not ours, or an unknown schema version
+inline constexpr std::string_view kAuditChainBroken = "audit_chain_broken";   // verify found an edited/missing record
+inline constexpr std::string_view kUnknownKeyId = "unknown_key_id";           // no API key with that id
+inline constexpr std::string_view kInvalidKeySpec = "invalid_key_spec";       // bad role, name or limit for a new key
+
 }  // namespace dg::errc

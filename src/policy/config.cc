@@ -100,7 +100,7 @@ LoadResult<Config> load_config_impl(const std::string& path, const std::vector<s
   for (const auto& o : overrides) apply_override(root, o, errors);
   cfg.root = root;
   yaml::Reader r(path, errors);
-  if (!r.check_keys(root, {"version", "taxonomy", "policy", "normalizer", "detectors", "scan"}, "config"))
+  if (!r.check_keys(root, {"version", "taxonomy", "policy", "normalizer", "detectors", "scan", "gateway"}, "config"))
     return LoadResult<Config>::failure(std::move(errors));
   r.integer(root, "version", 1, 1, 1);
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::path(cfg.dir) / p).string(); };

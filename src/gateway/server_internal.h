@@ -1,0 +1,141 @@
+// Internals shared by server.cc (listener, sessions, routing, admin, metrics) and proxy.cc (the
+// scan, OpenAI and Open Inference Protocol handlers). Not a public interface.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "core/finding.h"
+#include "gateway/abuse.h"
+#include "gateway/circuit_breaker.h"
+#include "gateway/gateway_config.h"
+#include "gateway/limiter.h"
+#include "gateway/metrics.h"
+#include "gateway/upstream.h"
+#include "policy/engine.h"
+#include "store/audit_log.h"
+#include "store/key_store.h"
+
+namespace dg::gateway {
+
+using json = nlohmann::ordered_json;
+using metrics::Counter;
+using metrics::Family;
+using metrics::Gauge;
+using metrics::Histogram;
+using metrics::Info;
+using metrics::Registry;
+using Request = http::request<http::string_body>;
+
+// Everything a reload replaces, immutable once published.
+struct Snapshot {
+  std::shared_ptr<const policy::Engine> engine;
+  GatewayConfig gw;
+  std::string policy_sha256;
+  std::string config_sha256;
+};
+
+struct KillState {
+  bool all = false;
+  std::set<std::string> routes;
+};
+
+struct Metrics {
+  explicit Metrics(Registry& r);
+  Family<Counter>& requests;        // route, code
+  Family<Counter>& verdicts;        // stage, action, class
+  Family<Counter>& findings;        // domain, category
+  Family<Histogram>& duration;      // route
+  Histogram& engine_duration;
+  Histogram& upstream_duration;
+  Family<Counter>& upstream_errors;  // kind
+  Family<Counter>& limiter_rejections;  // code
+  Counter& fail_open;
+  Counter& audit_errors;
+  Gauge& in_flight;
+  Gauge& kill_switch;
+  Gauge& safe_mode;
+  Family<Gauge>& breaker_state;  // upstream
+  Info& policy_info;
+};
+
+// One request's bookkeeping: who, what, and the audit record being filled.
+struct Ctx {
+  std::string request_id;
+  std::string route;  // canonical route ("/v2/models/{name}/infer")
+  std::chrono::steady_clock::time_point t0;
+  std::optional<store::KeyInfo> key;
+  std::shared_ptr<const Snapshot> snap;
+  store::AuditRecord rec;
+  std::uint64_t engine_us = 0;
+  std::uint64_t upstream_us = 0;
+  bool keep_alive = true;
+};
+
+class Server;
+
+// The handlers in proxy.cc; each writes its response (or stream) and fills ctx.rec.
+net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit);
+net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit, bool chat);
+net::awaitable<void> handle_passthrough(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit);
+net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit);
+
+class Server {
+ public:
+  Server(net::io_context& io, std::shared_ptr<const Snapshot> snap, std::unique_ptr<store::AuditLog> audit,
+         std::unique_ptr<store::KeyStore> keys, std::unique_ptr<Limiter> limiter, std::unique_ptr<AbuseDetector> abuse,
+         std::unique_ptr<CircuitBreakerSet> breakers, std::string config_path, std::vector<std::string> overrides);
+
+  net::io_context& io;
+  std::atomic<std::shared_ptr<const Snapshot>> snap;
+  std::unique_ptr<store::AuditLog> audit;
+  std::unique_ptr<store::KeyStore> keys;
+  std::unique_ptr<Limiter> limiter;
+  std::unique_ptr<AbuseDetector> abuse;
+  std::unique_ptr<CircuitBreakerSet> breakers;
+  std::unique_ptr<UpstreamPool> pool;  // null without an upstream (fixed at start; reload keeps it)
+  net::thread_pool audit_pool{1};
+  Registry registry;
+  Metrics metrics{registry};
+  std::atomic<std::shared_ptr<const KillState>> kill;
+  std::atomic<bool> safe_mode{false};
+  std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> in_flight{0};
+  std::string config_path;
+  std::vector<std::string> overrides;
+
+  // The engine's per-thread scratch for `engine` (rebuilt when the engine changes).
+  policy::Engine::ThreadState& thread_state(const std::shared_ptr<const policy::Engine>& engine);
+  // Applies safe mode (review -> block) and the route's fail mode to a verdict.
+  void finalize(Verdict& v, const Ctx& ctx) const;
+  // Re-decides `v` with extra findings (abuse signals) added.
+  void add_findings(Verdict& v, std::vector<Finding> extra, const Ctx& ctx) const;
+  // Records the verdict in the metrics.
+  void count_verdict(const Verdict& v, std::string_view stage);
+  // Commits ctx.rec (status, code, latency filled here) on the audit pool; returns after the commit.
+  net::awaitable<void> commit(Ctx& ctx, int status, std::string_view code);
+  // Writes a JSON response (and commits the audit record first).
+  net::awaitable<void> respond(beast::tcp_stream& stream, Ctx& ctx, int status, const std::string& body,
+                               std::string_view code = "", const Verdict* v = nullptr, std::uint32_t retry_after = 0);
+  // An OpenAI-shape error.
+  net::awaitable<void> error(beast::tcp_stream& stream, Ctx& ctx, int status, std::string_view code, const std::string& message,
+                             const std::string& param = "", const Verdict* v = nullptr, std::uint32_t retry_after = 0);
+  // Fills the audit record's verdict fields.
+  void record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt, std::string_view response) const;
+  bool killed(const std::string& route) const;
+  void reload(std::string& message, bool& ok);
+};
+
+std::string error_body(std::string_view code, const std::string& message, const std::string& param, const Verdict* v,
+                       const std::string& request_id);
+std::string sha256_hex(std::string_view s);
+std::uint64_t us_since(std::chrono::steady_clock::time_point t0);
+
+}  // namespace dg::gateway

@@ -1,0 +1,383 @@
+#include "store/audit_log.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <ostream>
+#include <vector>
+
+#include "core/errors.h"
+#include "store/sqlite.h"
+
+namespace dg::store {
+namespace {
+
+// Every field of a record, in table order. The SQL, the canonical JSON and the row reader are all
+// derived from this one list so that they cannot disagree.
+struct Field {
+  const char* name;
+  std::string AuditRecord::*text = nullptr;
+  std::int64_t AuditRecord::*integer = nullptr;
+};
+
+#define DG_TEXT(f) Field{#f, &AuditRecord::f, nullptr}
+#define DG_INT(f) Field{#f, nullptr, &AuditRecord::f}
+const Field kFields[] = {
+    DG_INT(seq),
+    DG_TEXT(ts),
+    DG_TEXT(request_id),
+    DG_TEXT(key_id),
+    DG_TEXT(route),
+    DG_INT(http_status),
+    DG_TEXT(error_code),
+    DG_TEXT(action),
+    DG_TEXT(verdict_class),
+    DG_TEXT(chain),
+    DG_TEXT(findings_json),
+    DG_INT(latency_total_us),
+    DG_INT(latency_engine_us),
+    DG_INT(latency_upstream_us),
+    DG_TEXT(prompt_sha256),
+    DG_TEXT(response_sha256),
+    DG_TEXT(prompt_text),
+    DG_TEXT(response_text),
+    DG_TEXT(event),
+    DG_TEXT(detail_json),
+    DG_TEXT(prev_hash),
+    DG_TEXT(hash),
+};
+#undef DG_TEXT
+#undef DG_INT
+constexpr int kFieldCount = static_cast<int>(std::size(kFields));
+
+// JCS orders members by the UTF-16 code units of their names; for ASCII names that is byte order.
+const std::vector<const Field*>& canonical_order() {
+  static const std::vector<const Field*> order = [] {
+    std::vector<const Field*> v;
+    for (const auto& f : kFields) v.push_back(&f);
+    std::sort(v.begin(), v.end(), [](const Field* a, const Field* b) { return std::string_view(a->name) < b->name; });
+    return v;
+  }();
+  return order;
+}
+
+std::string column_list() {
+  std::string s;
+  for (const auto& f : kFields) s += (s.empty() ? "" : ", ") + std::string(f.name);
+  return s;
+}
+
+std::string create_sql() {
+  std::string s = "CREATE TABLE audit(\n";
+  for (const auto& f : kFields) {
+    s += "  " + std::string(f.name);
+    if (std::string_view(f.name) == "seq") s += " INTEGER PRIMARY KEY,\n";
+    else s += f.integer ? " INTEGER NOT NULL,\n" : " TEXT NOT NULL,\n";
+  }
+  s.resize(s.size() - 2);
+  s += "\n);\n"
+       "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+       "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;\n"
+       "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+       "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;\n";
+  return s;
+}
+
+std::string insert_sql() {
+  std::string s = "INSERT INTO audit(" + column_list() + ") VALUES(";
+  for (int i = 1; i <= kFieldCount; ++i) s += (i > 1 ? ", ?" : "?") + std::to_string(i);
+  return s + ")";
+}
+
+std::string select_sql() { return "SELECT " + column_list() + " FROM audit ORDER BY seq"; }
+
+void bind_record(Stmt& st, const AuditRecord& r) {
+  for (int i = 0; i < kFieldCount; ++i) {
+    const Field& f = kFields[i];
+    if (f.integer) st.bind(i + 1, r.*f.integer);
+    else st.bind(i + 1, std::string_view(r.*f.text));
+  }
+}
+
+AuditRecord read_record(const Stmt& st) {
+  AuditRecord r;
+  for (int i = 0; i < kFieldCount; ++i) {
+    const Field& f = kFields[i];
+    if (f.integer) r.*f.integer = st.column_int64(i);
+    else r.*f.text = st.column_text(i);
+  }
+  return r;
+}
+
+// RFC 8785 string escaping: the two mandatory escapes, the short forms for \b \f \n \r \t, \u00xx
+// (lowercase hex) for other control characters; every other byte as is.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the bytes not yet copied (copied in runs: records are mostly text)
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0x0f];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+std::chrono::system_clock::time_point system_now() { return std::chrono::system_clock::now(); }
+
+}  // namespace
+
+std::string canonical_json(const AuditRecord& r, bool with_hash) {
+  std::string out;
+  out.reserve(512 + r.findings_json.size() + r.prompt_text.size() + r.response_text.size() + r.detail_json.size());
+  out += '{';
+  bool first = true;
+  for (const Field* f : canonical_order()) {
+    if (!with_hash && std::string_view(f->name) == "hash") continue;
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, f->name);
+    out += ':';
+    if (f->integer) out += std::to_string(r.*f->integer);
+    else append_json_string(out, r.*f->text);
+  }
+  out += '}';
+  return out;
+}
+
+std::string record_hash(const AuditRecord& r) { return sha256_hex(canonical_json(r, false)); }
+
+struct AuditLog::Impl {
+  struct Pending {
+    AuditRecord* record;
+    Status status;
+    bool done = false;
+  };
+
+  std::filesystem::path file;
+  Options options;
+  // Write side (none when read-only), used only by the current leader. Declared before the
+  // statements so that they are finalised first.
+  std::optional<Db> db;
+  std::optional<Stmt> insert;
+  std::optional<Stmt> tail;
+
+  // Group commit, leader/follower (no thread of its own): an appender queues its record; when no
+  // commit is in progress it becomes the leader, commits everything queued (its own record included)
+  // in one transaction and wakes the others; otherwise it waits, and either its record was committed
+  // by the leader meanwhile or it leads the next batch. One appender alone commits on its own thread
+  // without any hand-off; under load, records that arrive during a commit share the next one.
+  mutable std::mutex mu;
+  std::condition_variable cv;  // a batch finished
+  std::deque<Pending*> queue;
+  bool leading = false;  // a leader is committing
+  Head head;
+  std::vector<Pending*> batch;  // the leader's; reused
+
+  Status commit_batch(Head& new_head);
+  Db open_reader() const { return Db::open(file.string(), Db::Mode::read_only); }
+};
+
+AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AuditLog::~AuditLog() = default;
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& dir, Options options) {
+  try {
+    if (!options.clock) options.clock = system_now;
+    if (options.max_batch == 0) options.max_batch = 1;
+    ensure_sodium();
+    prepare_data_dir(dir, !options.read_only);
+    auto impl = std::make_unique<Impl>();
+    impl->file = dir / "audit.db";
+    impl->options = options;
+    std::error_code ec;
+    const bool existed = std::filesystem::exists(impl->file, ec);
+    if (options.read_only && !existed)
+      throw StoreError(errc::kStoreIo, impl->file.string() + ": no audit log (nothing was ever written here)");
+    // A Stmt points at its Db: the connection goes to its final place before anything is prepared.
+    Db& db = impl->db.emplace(
+        Db::open(impl->file.string(), options.read_only ? Db::Mode::read_only : Db::Mode::create));
+    if (!existed) ::chmod(impl->file.c_str(), 0600);  // prompts and responses: owner-only
+    ensure_schema(db, "audit", kAuditSchemaVersion, create_sql(), !options.read_only);
+    Stmt& tail = impl->tail.emplace(db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
+    if (tail.step()) impl->head = Head{tail.column_int64(0), tail.column_text(1)};
+    tail.reset();
+    if (options.read_only) {
+      impl->tail.reset();
+      impl->db.reset();  // verify / export open their own connections
+    } else {
+      impl->insert.emplace(db.prepare(insert_sql()));
+      impl->batch.reserve(options.max_batch);  // the leader never allocates while it leads
+    }
+    return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
+  } catch (const StoreError& e) {
+    return e.to_error();
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), (dir / "audit.db").string() + ": " + e.what()};
+  }
+}
+
+Status AuditLog::append(AuditRecord& record) {
+  Impl& m = *impl_;
+  if (m.options.read_only)
+    return Error{std::string(errc::kStoreIo), m.file.string() + ": the audit log was opened read-only"};
+  Impl::Pending p{&record, {}, false};
+  std::unique_lock lk(m.mu);
+  try {
+    m.queue.push_back(&p);
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
+  }
+  while (!p.done) {
+    if (m.leading) {
+      m.cv.wait(lk);
+      continue;
+    }
+    m.leading = true;
+    const std::size_t n = std::min(m.queue.size(), m.options.max_batch);
+    m.batch.assign(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    m.queue.erase(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(n));
+    lk.unlock();
+    Head new_head;
+    Status st = m.commit_batch(new_head);
+    lk.lock();
+    if (st.ok()) m.head = std::move(new_head);
+    for (Impl::Pending* q : m.batch) {
+      q->status = st;
+      q->done = true;
+    }
+    m.batch.clear();
+    m.leading = false;
+    m.cv.notify_all();  // the batch's appenders return; one of the rest leads the next batch
+  }
+  return p.status;
+}
+
+Status AuditLog::Impl::commit_batch(Head& new_head) {
+  try {
+    Transaction tx(*db);
+    // The chain continues from the stored tail, read under the write lock: correct even when another
+    // process appended since this one last wrote.
+    std::int64_t seq = 0;
+    std::string prev(kGenesisHash);
+    if (tail->step()) {
+      seq = tail->column_int64(0);
+      prev = tail->column_text(1);
+    }
+    tail->reset();
+    for (Pending* p : batch) {
+      AuditRecord& r = *p->record;
+      r.seq = ++seq;
+      r.ts = format_utc_ms(options.clock());
+      r.prev_hash = prev;
+      r.hash = record_hash(r);
+      prev = r.hash;
+      bind_record(*insert, r);
+      insert->run();
+    }
+    tx.commit();
+    new_head = Head{seq, prev};
+    return {};
+  } catch (const StoreError& e) {
+    return e.to_error();
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), file.string() + ": append failed: " + e.what()};
+  }
+}
+
+Result<VerifyResult> AuditLog::verify(const VerifyOptions& options) const {
+  try {
+    Db db = impl_->open_reader();
+    Stmt st = db.prepare(select_sql());
+    VerifyResult v;
+    auto fail = [&](std::int64_t seq, std::string reason) {
+      v.ok = false;
+      v.first_bad_seq = seq;
+      v.reason = std::move(reason);
+      return v;
+    };
+    const auto& anchor = options.anchor;
+    while (st.step()) {
+      const AuditRecord r = read_record(st);
+      const std::int64_t expected = v.last_seq + 1;
+      if (r.seq > expected) {
+        return fail(expected, r.seq == expected + 1
+                                  ? "record " + std::to_string(expected) + " is missing (deleted)"
+                                  : "records " + std::to_string(expected) + ".." + std::to_string(r.seq - 1) +
+                                        " are missing (deleted)");
+      }
+      if (r.seq < expected) return fail(r.seq, "unexpected seq " + std::to_string(r.seq) + " (seq starts at 1)");
+      if (r.prev_hash != v.last_hash) {
+        return fail(r.seq, r.seq == 1 ? "prev_hash of the first record is not the genesis hash (records were "
+                                        "removed from the start or one was inserted)"
+                                      : "prev_hash does not match the hash of record " + std::to_string(r.seq - 1) +
+                                            " (that record was edited or replaced, or records were inserted, "
+                                            "removed or reordered)");
+      }
+      if (record_hash(r) != r.hash) return fail(r.seq, "hash does not match the record's contents (edited)");
+      if (anchor && r.seq == anchor->seq && r.hash != anchor->hash)
+        return fail(r.seq, "hash differs from the anchor " + anchor->hash + " (the log was rewritten up to here)");
+      v.records_checked += 1;
+      v.last_seq = r.seq;
+      v.last_hash = r.hash;
+    }
+    if (anchor && v.last_seq < anchor->seq) {
+      return fail(v.last_seq + 1, "the log ends at seq " + std::to_string(v.last_seq) + " but the anchor names seq " +
+                                      std::to_string(anchor->seq) + " (records were removed from the end)");
+    }
+    return v;
+  } catch (const StoreError& e) {
+    return e.to_error();
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), impl_->file.string() + ": verify failed: " + e.what()};
+  }
+}
+
+Status AuditLog::export_jsonl(std::ostream& out) const {
+  try {
+    Db db = impl_->open_reader();
+    Stmt st = db.prepare(select_sql());
+    std::string line;
+    while (st.step()) {
+      line = canonical_json(read_record(st), true);
+      line += '\n';
+      out.write(line.data(), static_cast<std::streamsize>(line.size()));
+      if (!out) return Error{std::string(errc::kStoreIo), "export: the output stream failed"};
+    }
+    out.flush();
+    if (!out) return Error{std::string(errc::kStoreIo), "export: the output stream failed"};
+    return {};
+  } catch (const StoreError& e) {
+    return e.to_error();
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), impl_->file.string() + ": export failed: " + e.what()};
+  }
+}
+
+AuditLog::Head AuditLog::head() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->head;
+}
+
+const std::filesystem::path& AuditLog::file() const noexcept { return impl_->file; }
+
+}  // namespace dg::store

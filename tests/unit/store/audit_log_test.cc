@@ -1,0 +1,508 @@
+// The audit log: the chain, its continuation across restarts, what verify() detects (and the limits
+// it documents), export, schema checks, concurrency and durability against SIGKILL.
+#include "store/audit_log.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "core/errors.h"
+#include "store/sqlite.h"
+#include "store_test_util.h"
+
+namespace dg::store {
+namespace {
+
+using test::SteppingClock;
+using test::TempDir;
+
+AuditRecord sample(int i) {
+  AuditRecord r;
+  r.request_id = "req-" + std::to_string(i);
+  r.key_id = "0123456789ab";
+  r.route = "/v1/chat/completions";
+  r.http_status = i % 7 == 0 ? 403 : 200;
+  r.error_code = i % 7 == 0 ? "blocked_by_policy" : "";
+  r.action = i % 7 == 0 ? "block" : "allow";
+  r.verdict_class = i % 7 == 0 ? "security" : "clean";
+  r.findings_json = R"([{"category":"prompt_injection","score":0.9,"spans":[[0,5]]}])";
+  r.latency_total_us = 1000 + i;
+  r.latency_engine_us = 20 + i;
+  r.latency_upstream_us = 900;
+  r.prompt_sha256 = sha256_hex("prompt " + std::to_string(i));
+  r.prompt_text = "prompt " + std::to_string(i);
+  r.response_text = "answer \"quoted\"\n\twith control \x01 and UTF-8 \xc3\xa9";
+  return r;
+}
+
+std::unique_ptr<AuditLog> open_log(const TempDir& dir, SteppingClock clock = {}) {
+  AuditLog::Options o;
+  o.clock = clock;
+  auto log = AuditLog::open(dir.path(), o);
+  EXPECT_TRUE(log.ok()) << (log.ok() ? "" : log.error().format());
+  return log.ok() ? std::move(log).value() : nullptr;
+}
+
+std::vector<AuditRecord> append_n(AuditLog& log, int n, int first = 1) {
+  std::vector<AuditRecord> out;
+  for (int i = first; i < first + n; ++i) {
+    AuditRecord r = sample(i);
+    auto st = log.append(r);
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().format());
+    out.push_back(r);
+  }
+  return out;
+}
+
+// Raw SQL on audit.db through a second connection, as an attacker with file access would.
+void tamper(const TempDir& dir, const std::string& sql) {
+  Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_write);
+  db.exec("DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;");
+  db.exec(sql);
+}
+
+VerifyResult verify(const AuditLog& log, VerifyOptions o = {}) {
+  auto v = log.verify(o);
+  EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().format());
+  return v.ok() ? *v : VerifyResult{};
+}
+
+TEST(AuditLog, AppendFillsSeqTsPrevAndHash) {
+  TempDir dir("append");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  const auto recs = append_n(*log, 3);
+  EXPECT_EQ(recs[0].seq, 1);
+  EXPECT_EQ(recs[2].seq, 3);
+  EXPECT_EQ(recs[0].prev_hash, kGenesisHash);
+  EXPECT_EQ(recs[1].prev_hash, recs[0].hash);
+  EXPECT_EQ(recs[2].prev_hash, recs[1].hash);
+  EXPECT_EQ(recs[0].ts, "2026-01-02T03:04:05.000Z");
+  EXPECT_EQ(recs[1].ts, "2026-01-02T03:04:05.001Z");
+  for (const auto& r : recs) {
+    EXPECT_EQ(r.hash.size(), 64u);
+    EXPECT_EQ(r.hash, record_hash(r));
+  }
+  EXPECT_EQ(log->head().seq, 3);
+  EXPECT_EQ(log->head().hash, recs[2].hash);
+}
+
+TEST(AuditLog, CanonicalJsonIsSortedCompactAndByteExact) {
+  AuditRecord r;
+  r.seq = 7;
+  r.chain = "a\"b\\c\n\x01\x1f\x7f\xc3\xa9";
+  const std::string c = canonical_json(r, false);
+  EXPECT_EQ(c.find("\"hash\""), std::string::npos);
+  EXPECT_EQ(c.substr(0, 20), "{\"action\":\"\",\"chain\"");
+  EXPECT_NE(c.find(R"("chain":"a\"b\\c\n\u0001\u001f)" "\x7f\xc3\xa9\""), std::string::npos) << c;
+  EXPECT_NE(c.find(",\"seq\":7,"), std::string::npos);
+  EXPECT_EQ(c.find(' '), std::string::npos);
+  EXPECT_NE(canonical_json(r, true).find("\"hash\":\"\""), std::string::npos);
+  // Every field takes part in the hash.
+  AuditRecord s = r;
+  s.latency_upstream_us = 1;
+  EXPECT_NE(record_hash(r), record_hash(s));
+  s = r;
+  s.prev_hash = "x";
+  EXPECT_NE(record_hash(r), record_hash(s));
+}
+
+TEST(AuditLog, ChainContinuesAcrossReopen) {
+  TempDir dir("reopen");
+  std::string last;
+  {
+    auto log = open_log(dir);
+    ASSERT_TRUE(log);
+    last = append_n(*log, 3).back().hash;
+  }
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->head().seq, 3);
+  EXPECT_EQ(log->head().hash, last);
+  const auto more = append_n(*log, 2, 4);
+  EXPECT_EQ(more[0].seq, 4);
+  EXPECT_EQ(more[0].prev_hash, last);
+  const auto v = verify(*log);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, 5);
+  EXPECT_EQ(v.last_seq, 5);
+  EXPECT_EQ(v.last_hash, more[1].hash);
+}
+
+TEST(AuditLog, EmptyLogVerifies) {
+  TempDir dir("empty");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  const auto v = verify(*log);
+  EXPECT_TRUE(v.ok);
+  EXPECT_EQ(v.records_checked, 0);
+  EXPECT_EQ(v.last_hash, kGenesisHash);
+}
+
+TEST(AuditLog, TriggersRefuseUpdateAndDelete) {
+  TempDir dir("triggers");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  append_n(*log, 2);
+  Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_write);
+  try {
+    db.exec("UPDATE audit SET route = 'x' WHERE seq = 1");
+    ADD_FAILURE() << "UPDATE was not refused";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(db.exec("DELETE FROM audit WHERE seq = 1"), StoreError);
+  EXPECT_TRUE(verify(*log).ok);
+}
+
+class AuditTamper : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = open_log(dir_);
+    ASSERT_TRUE(log_);
+    recs_ = append_n(*log_, 5);
+    ASSERT_TRUE(verify(*log_).ok);
+  }
+  TempDir dir_{"tamper"};
+  std::unique_ptr<AuditLog> log_;
+  std::vector<AuditRecord> recs_;
+};
+
+TEST_F(AuditTamper, EditedField) {
+  tamper(dir_, "UPDATE audit SET http_status = 201 WHERE seq = 3");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 3);
+  EXPECT_NE(v.reason.find("edited"), std::string::npos) << v.reason;
+  EXPECT_EQ(v.records_checked, 2);
+  EXPECT_EQ(v.last_hash, recs_[1].hash);
+}
+
+TEST_F(AuditTamper, EditedTextField) {
+  tamper(dir_, "UPDATE audit SET prompt_text = 'harmless' WHERE seq = 5");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 5);
+}
+
+TEST_F(AuditTamper, EditedHashColumnAlone) {
+  tamper(dir_, "UPDATE audit SET hash = '" + std::string(64, 'a') + "' WHERE seq = 2");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 2);
+}
+
+TEST_F(AuditTamper, DeletedMiddleRecord) {
+  tamper(dir_, "DELETE FROM audit WHERE seq = 3");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 3);
+  EXPECT_NE(v.reason.find("missing"), std::string::npos) << v.reason;
+}
+
+TEST_F(AuditTamper, DeletedFirstRecord) {
+  tamper(dir_, "DELETE FROM audit WHERE seq = 1");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 1);
+}
+
+TEST_F(AuditTamper, DeletedAndRenumbered) {
+  // Hide the gap: delete 3 and move 4, 5 down. Record 4 (was 5) no longer links, and its seq changed.
+  tamper(dir_, "DELETE FROM audit WHERE seq = 3; UPDATE audit SET seq = seq - 1 WHERE seq > 3");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 3);
+  EXPECT_NE(v.reason.find("prev_hash"), std::string::npos) << v.reason;
+}
+
+TEST_F(AuditTamper, InsertedForgedRecordWithValidLinkAndHash) {
+  // Make room at seq 3 (3..5 move to 4..6) and insert a copy of record 3 with another request id,
+  // linked to record 2 and carrying a correct hash of its own.
+  tamper(dir_, "UPDATE audit SET seq = seq + 100 WHERE seq >= 3; UPDATE audit SET seq = seq - 99 WHERE seq >= 100");
+  AuditRecord forged = recs_[2];
+  forged.request_id = "forged";
+  forged.hash = record_hash(forged);
+  ASSERT_EQ(forged.prev_hash, recs_[1].hash);
+  Db db = Db::open((dir_.path() / "audit.db").string(), Db::Mode::read_write);
+  Stmt ins = db.prepare(
+      "INSERT INTO audit SELECT 3, ts, ?1, key_id, route, http_status, error_code, action, verdict_class, "
+      "chain, findings_json, latency_total_us, latency_engine_us, latency_upstream_us, prompt_sha256, "
+      "response_sha256, prompt_text, response_text, event, detail_json, prev_hash, ?2 FROM audit WHERE seq = 4");
+  ins.bind(1, std::string_view("forged")).bind(2, std::string_view(forged.hash)).run();
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 4) << v.reason;  // 1..3 look fine; 4 links to the real record 3
+  EXPECT_EQ(v.records_checked, 3);
+}
+
+TEST_F(AuditTamper, InsertedRecordAfterAGap) {
+  tamper(dir_, "INSERT INTO audit SELECT 7, ts, request_id, key_id, route, http_status, error_code, action, "
+               "verdict_class, chain, findings_json, latency_total_us, latency_engine_us, latency_upstream_us, "
+               "prompt_sha256, response_sha256, prompt_text, response_text, event, detail_json, prev_hash, hash "
+               "FROM audit WHERE seq = 5");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 6);
+}
+
+TEST_F(AuditTamper, SwappedRecords) {
+  tamper(dir_, "UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; "
+               "UPDATE audit SET seq = 3 WHERE seq = -2");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 2);
+  EXPECT_NE(v.reason.find("prev_hash"), std::string::npos) << v.reason;
+}
+
+TEST_F(AuditTamper, EditedRecordWithRecomputedHashIsCaughtByTheNextLink) {
+  AuditRecord edited = recs_[2];
+  edited.action = "review";
+  edited.hash = record_hash(edited);
+  tamper(dir_, "UPDATE audit SET action = 'review', hash = '" + edited.hash + "' WHERE seq = 3");
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 4);
+  EXPECT_NE(v.reason.find("hash of record 3"), std::string::npos) << v.reason;
+}
+
+// The documented limit: the tail is not covered without an anchor; with one it is.
+TEST_F(AuditTamper, TruncatedTailNeedsAnAnchor) {
+  const VerifyOptions::Anchor anchor{5, recs_[4].hash};
+  tamper(dir_, "DELETE FROM audit WHERE seq >= 4");
+  EXPECT_TRUE(verify(*log_).ok);  // undetectable from the log alone
+  const auto v = verify(*log_, VerifyOptions{anchor});
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 4);
+  EXPECT_NE(v.reason.find("removed from the end"), std::string::npos) << v.reason;
+}
+
+TEST_F(AuditTamper, RewrittenLastRecordNeedsAnAnchor) {
+  AuditRecord edited = recs_[4];
+  edited.response_text = "nothing to see";
+  edited.hash = record_hash(edited);
+  tamper(dir_, "UPDATE audit SET response_text = 'nothing to see', hash = '" + edited.hash + "' WHERE seq = 5");
+  EXPECT_TRUE(verify(*log_).ok);
+  const auto v = verify(*log_, VerifyOptions{VerifyOptions::Anchor{5, recs_[4].hash}});
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 5);
+  EXPECT_NE(v.reason.find("anchor"), std::string::npos);
+}
+
+TEST_F(AuditTamper, AppendAfterTamperingKeepsReportingTheBreak) {
+  tamper(dir_, "UPDATE audit SET route = '/x' WHERE seq = 2");
+  append_n(*log_, 2, 6);
+  const auto v = verify(*log_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 2);
+}
+
+TEST(AuditLog, ConcurrentAppendsFormOneContiguousChain) {
+  TempDir dir("concurrent");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  constexpr int kThreads = 4, kPerThread = 250;
+  std::vector<std::vector<std::int64_t>> seqs(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        AuditRecord r = sample(t * 1000 + i);
+        if (!log->append(r).ok() || r.hash != record_hash(r)) failures++;
+        seqs[t].push_back(r.seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::set<std::int64_t> all;
+  for (const auto& s : seqs) {
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));  // a thread's own appends stay in order
+    all.insert(s.begin(), s.end());
+  }
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
+  const auto v = verify(*log);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, kThreads * kPerThread);
+}
+
+TEST(AuditLog, TwoWritersOnOneFileInterleaveWithoutForking) {
+  TempDir dir("two_writers");
+  auto a = open_log(dir);
+  auto b = open_log(dir);
+  ASSERT_TRUE(a && b);
+  append_n(*a, 2);
+  append_n(*b, 2, 3);  // b opened when the log was empty; it must continue from a's records
+  append_n(*a, 1, 5);
+  const auto v = verify(*a);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, 5);
+}
+
+TEST(AuditLog, ExportIsCanonicalJsonThatReverifiesIndependently) {
+  TempDir dir("export");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  const auto recs = append_n(*log, 4);
+  std::ostringstream out;
+  ASSERT_TRUE(log->export_jsonl(out).ok());
+  std::istringstream in(out.str());
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    EXPECT_EQ(line, canonical_json(recs[n], true));
+    // Re-check with another JSON implementation: nlohmann::json sorts keys and escapes like JCS.
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["seq"], n + 1);
+    const std::string hash = j["hash"];
+    j.erase("hash");
+    EXPECT_EQ(sha256_hex(j.dump()), hash) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, 4);
+}
+
+TEST(AuditLog, ReadOnlyOpenNeverCreatesAndCannotAppend) {
+  TempDir dir("readonly");
+  AuditLog::Options ro;
+  ro.read_only = true;
+  auto missing = AuditLog::open(dir.path() / "nope", ro);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, errc::kStoreIo);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "nope"));
+  auto no_file = AuditLog::open(dir.path(), ro);
+  ASSERT_FALSE(no_file.ok());
+  EXPECT_EQ(no_file.error().code, errc::kStoreIo);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit.db"));
+
+  { append_n(*open_log(dir), 2); }
+  auto log = AuditLog::open(dir.path(), ro);
+  ASSERT_TRUE(log.ok()) << log.error().format();
+  EXPECT_EQ((*log)->head().seq, 2);
+  AuditRecord r = sample(1);
+  const auto st = (*log)->append(r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, errc::kStoreIo);
+  EXPECT_TRUE(verify(**log).ok);
+}
+
+TEST(AuditLog, UnknownSchemaVersionIsAClearError) {
+  TempDir dir("schema");
+  { append_n(*open_log(dir), 1); }
+  {
+    Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_write);
+    db.exec("UPDATE schema_version SET version = 99 WHERE component = 'audit'");
+  }
+  auto log = AuditLog::open(dir.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, errc::kStoreSchema);
+  EXPECT_NE(log.error().message.find("schema version 99"), std::string::npos) << log.error().message;
+}
+
+TEST(AuditLog, ForeignDatabaseIsASchemaError) {
+  TempDir dir("foreign");
+  {
+    Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::create);
+    db.exec("CREATE TABLE t(x)");
+  }
+  auto log = AuditLog::open(dir.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, errc::kStoreSchema);
+  EXPECT_NE(log.error().message.find("not a dualguard audit database"), std::string::npos);
+}
+
+TEST(AuditLog, AnotherComponentsDatabaseIsASchemaError) {
+  TempDir dir("component");
+  {
+    Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::create);
+    ensure_schema(db, "keys", 1, "CREATE TABLE api_keys(id TEXT)", true);
+  }
+  auto log = AuditLog::open(dir.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, errc::kStoreSchema);
+}
+
+TEST(AuditLog, NotASqliteFileIsAnIoError) {
+  TempDir dir("garbage");
+  std::ofstream(dir.path() / "audit.db") << std::string(4096, 'x');
+  auto log = AuditLog::open(dir.path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, errc::kStoreIo);
+  EXPECT_NE(log.error().message.find("audit.db"), std::string::npos);
+}
+
+TEST(AuditLog, DataDirThatIsAFileIsAnIoError) {
+  TempDir dir("notdir");
+  std::ofstream(dir.path() / "file") << "x";
+  auto log = AuditLog::open(dir.path() / "file");
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, errc::kStoreIo);
+}
+
+TEST(AuditLog, FailedCommitIsReportedAndNothingIsWritten) {
+  TempDir dir("fail");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  append_n(*log, 1);
+  tamper(dir, "DROP TABLE audit");
+  AuditRecord r = sample(2);
+  const auto st = log->append(r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, errc::kStoreIo);
+  EXPECT_NE(st.error().message.find("audit"), std::string::npos) << st.error().message;
+  EXPECT_EQ(log->head().seq, 1);  // unchanged
+}
+
+TEST(AuditLog, CommittedRecordSurvivesSigkill) {
+  TempDir dir("sigkill");
+  std::string hash;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto log = AuditLog::open(dir.path());
+    if (!log.ok()) ::_exit(2);
+    AuditRecord r = sample(1);
+    if (!(*log)->append(r).ok()) ::_exit(3);
+    if (::write(fds[1], r.hash.data(), r.hash.size()) != 64) ::_exit(4);
+    ::kill(::getpid(), SIGKILL);  // no destructor, no checkpoint, no clean close
+    ::_exit(5);
+  }
+  ::close(fds[1]);
+  char buf[64];
+  const auto got = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  ASSERT_EQ(got, 64);
+  auto log = AuditLog::open(dir.path());
+  ASSERT_TRUE(log.ok()) << log.error().format();
+  EXPECT_EQ((*log)->head().seq, 1);
+  EXPECT_EQ((*log)->head().hash, std::string(buf, 64));
+  EXPECT_TRUE(verify(**log).ok);
+}
+
+TEST(StoreCommon, FormatUtcMs) {
+  using namespace std::chrono;
+  EXPECT_EQ(format_utc_ms(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_utc_ms(system_clock::time_point(milliseconds(1767323045123))), "2026-01-02T03:04:05.123Z");
+  EXPECT_EQ(format_utc_ms(system_clock::time_point(milliseconds(-1))), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace dg::store
