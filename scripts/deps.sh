@@ -11,6 +11,11 @@ packages=(
   jq sqlite3
 )
 
+# Node.js and npm run the gateway's integration tests (tests/integration) and build the dashboard; the
+# machine image usually has them, Debian's packages are the fallback.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,4 +5,11 @@ dg_test_exe(gateway_tests SOURCES
   unit/gateway/circuit_breaker_test.cc
   unit/gateway/metrics_test.cc
   unit/gateway/abuse_test.cc
+  unit/gateway/openai_test.cc
   LIBS dg_gateway)
+
+# The real `dualguard serve` against the scripted upstream (tests/integration/upstream/server.mjs),
+# driven by curl-like fetches and the official openai npm client. Needs node and npm (scripts/deps.sh).
+add_test(NAME gateway_integration
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run.sh $<TARGET_FILE:dualguard>)
+set_tests_properties(gateway_integration PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
