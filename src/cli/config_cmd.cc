@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "gateway/gateway_config.h"
 #include "detect/signatures.h"
 #include "policy/engine.h"
 
@@ -23,6 +24,12 @@ void add_config(CLI::App& app, GlobalOptions& g, int& exit_code) {
   validate->callback([&g, &exit_code, vo] {
     const std::string path = !vo->path.empty() ? vo->path : !g.config.empty() ? g.config : policy::find_default_config();
     auto engine = policy::Engine::load(path, g.overrides);
+    if (engine.ok()) {  // the gateway section, as `serve` reads it
+      if (auto cfg = policy::load_config(path, g.overrides); cfg.ok()) {
+        auto gw = gateway::load_gateway_config(*cfg.value);
+        if (!gw.ok()) engine = decltype(engine)::failure(std::move(gw.errors));
+      }
+    }
     if (!engine.ok()) {
       if (vo->json) std::cout << format_errors_json(engine.errors) << "\n";
       else std::cerr << format_errors_text(engine.errors) << engine.errors.size() << " error(s) in " << path << "\n";
