@@ -34,6 +34,17 @@ std::string what_blocked(const Verdict& v, std::string_view part) {
 
 bool blocks(const Verdict& v) { return v.action == Action::block || v.action == Action::safe_mode; }
 
+// A block that no finding asked for came from a detector error on a fail-closed route: 500
+// detector_error rather than a policy block (the client did nothing wrong; retrying may help).
+bool error_block(const Verdict& v) {
+  if (v.errors.empty()) return false;
+  for (const auto& f : v.findings)
+    if (f.action == Action::block || f.action == Action::safe_mode) return false;
+  return true;
+}
+int block_status(const Verdict& v) { return error_block(v) ? 500 : 403; }
+std::string_view block_code(const Verdict& v) { return error_block(v) ? "detector_error" : "blocked_by_policy"; }
+
 // The last user message (what abuse signals look at).
 std::string last_piece(const RequestParts& p) {
   if (p.prompt_pieces.empty()) return "";
@@ -447,7 +458,7 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
   if (blocks(rv)) {
     s.record_verdict(ctx, rv, parts.prompt, "");
     {
-      co_await s.error(stream, ctx, 403, "blocked_by_policy", what_blocked(rv, "request"),
+      co_await s.error(stream, ctx, block_status(rv), block_code(rv), what_blocked(rv, "request"),
                                blocking_param(rv, parts.prompt_pieces, parts.context_params, ""), &rv);
       co_return;
     }
@@ -491,7 +502,7 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
         break;
       }
     {
-      co_await s.error(stream, ctx, 403, "blocked_by_policy", what_blocked(v, "response"), param, &v);
+      co_await s.error(stream, ctx, block_status(v), block_code(v), what_blocked(v, "response"), param, &v);
       co_return;
     }
   }
@@ -543,7 +554,7 @@ net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Requ
     if (blocks(rv)) {
       s.record_verdict(ctx, rv, parts.prompt, "");
       {
-      co_await s.error(stream, ctx, 403, "blocked_by_policy", what_blocked(rv, "request"),
+      co_await s.error(stream, ctx, block_status(rv), block_code(rv), what_blocked(rv, "request"),
                                  blocking_param(rv, parts.prompt_pieces, {}, ""), &rv);
       co_return;
     }
@@ -563,7 +574,7 @@ net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Requ
     const Verdict v = scan_final(s, ctx, parts, nullptr, out.prompt, rv);
     s.record_verdict(ctx, v, parts.prompt, out.prompt);
     if (blocks(v)) {
-      co_await s.error(stream, ctx, 403, "blocked_by_policy", what_blocked(v, "response"), "outputs", &v);
+      co_await s.error(stream, ctx, block_status(v), block_code(v), what_blocked(v, "response"), "outputs", &v);
       co_return;
     }
     {
