@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -33,6 +34,27 @@ using metrics::Histogram;
 using metrics::Info;
 using metrics::Registry;
 using Request = http::request<http::string_body>;
+
+// A shared_ptr published by one thread and read by many. Not std::atomic<std::shared_ptr>: libstdc++
+// 12's implementation has a data race that ThreadSanitizer reports (its internal lock is released
+// with a relaxed store). The mutex is held only to copy the pointer; writes are rare (reload, admin).
+template <typename T>
+class Published {
+ public:
+  explicit Published(std::shared_ptr<const T> p) : p_(std::move(p)) {}
+  std::shared_ptr<const T> load() const {
+    std::lock_guard lock(mu_);
+    return p_;
+  }
+  void store(std::shared_ptr<const T> p) {
+    std::lock_guard lock(mu_);
+    p_.swap(p);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const T> p_;
+};
 
 // Everything a reload replaces, immutable once published.
 struct Snapshot {
@@ -94,17 +116,17 @@ class Server {
          std::unique_ptr<CircuitBreakerSet> breakers, std::string config_path, std::vector<std::string> overrides);
 
   net::io_context& io;
-  std::atomic<std::shared_ptr<const Snapshot>> snap;
+  Published<Snapshot> snap;
   std::unique_ptr<store::AuditLog> audit;
   std::unique_ptr<store::KeyStore> keys;
   std::unique_ptr<Limiter> limiter;
   std::unique_ptr<AbuseDetector> abuse;
   std::unique_ptr<CircuitBreakerSet> breakers;
   std::unique_ptr<UpstreamPool> pool;  // null without an upstream (fixed at start; reload keeps it)
-  net::thread_pool audit_pool{1};
+  net::thread_pool audit_pool{4};  // several waiters let the audit log's group commit batch
   Registry registry;
   Metrics metrics{registry};
-  std::atomic<std::shared_ptr<const KillState>> kill;
+  Published<KillState> kill;
   std::atomic<bool> safe_mode{false};
   std::atomic<bool> draining{false};
   std::atomic<std::int64_t> in_flight{0};

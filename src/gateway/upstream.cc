@@ -9,7 +9,10 @@ using net::use_awaitable;
 constexpr auto kTuple = as_tuple(use_awaitable);
 
 UpstreamError classify(const beast::error_code& ec, std::string_view what) {
-  if (ec == beast::error::timeout) return {UpstreamErrorKind::timeout, std::string(what) + ": timed out"};
+  // The stream's timer cancels the operation; depending on the composed operation that surfaces as
+  // error::timeout or operation_aborted (nothing else cancels upstream I/O).
+  if (ec == beast::error::timeout || ec == net::error::operation_aborted)
+    return {UpstreamErrorKind::timeout, std::string(what) + ": timed out"};
   if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
       ec == net::error::broken_pipe || ec == http::error::partial_message)
     return {UpstreamErrorKind::reset, std::string(what) + ": " + ec.message()};
