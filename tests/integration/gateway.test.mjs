@@ -633,9 +633,10 @@ gatewaySuite('kill switch and safe mode', () => {
   it('the kill switch actions are in the audit log, with the operator key', async () => {
     const operatorId = /^dg_([0-9a-f]{12})_/.exec(keys.operator)[1];
     const { lines } = await auditExport(gw.dataDir);
-    const admin = lines.filter((l) => l.includes('/admin/killswitch'));
-    assert.ok(admin.length >= 4, `four kill switch actions audited, found ${admin.length}`);
-    assert.ok(admin.every((l) => l.includes(operatorId)), 'each names the operator key id');
+    // Two engage/disengage pairs above; GETs and refused calls may be audited too, so count those
+    // naming both the route and the operator's key id.
+    const actions = lines.filter((l) => l.includes('/admin/killswitch') && l.includes(operatorId));
+    assert.ok(actions.length >= 4, `four kill switch actions audited with the operator key id, found ${actions.length}`);
   });
 
   it('safe mode: review becomes block until disabled', async () => {

@@ -22,5 +22,5 @@ npm ci --no-audit --no-fund --loglevel=error >/dev/null
 # --test-concurrency=1: one test file at a time (each starts its own gateways and upstreams).
 # Each suite has its own deadline (lib/fixtures.mjs); this cap bounds the whole run.
 exec timeout --signal=TERM --kill-after=10 "${DUALGUARD_IT_TIMEOUT:-600}" \
-  node --test --test-concurrency=1 \
+  node --test --test-concurrency=1 --test-reporter=spec \
   upstream/server.test.mjs gateway.test.mjs gateway-limits.test.mjs gateway-resilience.test.mjs

@@ -284,8 +284,9 @@ export class Upstream {
     this.server.requestTimeout = 0;
   }
 
+  /** Clears the counts; `active` (requests in flight now) is a live gauge and survives a reset. */
   reset() {
-    this.stats = { total: 0, active: 0, paths: {}, routes: {}, recent: [] };
+    this.stats = { total: 0, active: this.stats?.active ?? 0, paths: {}, routes: {}, recent: [] };
   }
 
   log(line) {
