@@ -3,6 +3,8 @@
 #include "core/errors.h"
 #include "core/yaml_util.h"
 
+#include <cstdlib>
+
 namespace dg::gateway {
 
 std::string UpstreamUrl::to_string() const {
@@ -84,7 +86,7 @@ LoadResult<GatewayConfig> load_gateway_config(const policy::Config& cfg) {
     r.error(n, errc::kConfigInvalidValue, "gateway must be a map");
     return R::failure(std::move(errors));
   }
-  if (!r.check_keys(n, {"listen", "upstream", "data_dir", "threads", "max_body_bytes", "upstream_connect_timeout_ms",
+  if (!r.check_keys(n, {"listen", "upstream", "upstream_api_key_env", "data_dir", "threads", "max_body_bytes", "upstream_connect_timeout_ms",
                         "upstream_timeout_ms", "upstream_retries", "upstream_pool_size", "breaker_failures",
                         "breaker_open_ms", "stream_window_bytes", "stream_scan_bytes", "drain_timeout_ms",
                         "metrics_public", "fail_mode", "route_fail_mode", "limits", "abuse", "audit"},
@@ -95,6 +97,15 @@ LoadResult<GatewayConfig> load_gateway_config(const policy::Config& cfg) {
     r.error(n["listen"], errc::kConfigInvalidValue, "gateway.listen must be HOST:PORT, got '" + listen + "'");
   if (const std::string msg = parse_upstream_url(r.str_or(n, "upstream", ""), g.upstream); !msg.empty())
     r.error(n["upstream"], errc::kConfigInvalidValue, "gateway.upstream: " + msg);
+  g.upstream_api_key_env = r.str_or(n, "upstream_api_key_env", "");
+  if (!g.upstream_api_key_env.empty()) {
+    const char* v = std::getenv(g.upstream_api_key_env.c_str());
+    if (!v || !*v)
+      r.error(n["upstream_api_key_env"], errc::kConfigMissingKey,
+              "gateway.upstream_api_key_env names $" + g.upstream_api_key_env + ", which is not set");
+    else
+      g.upstream_api_key = v;
+  }
   g.data_dir = r.str_or(n, "data_dir", g.data_dir);
   g.threads = static_cast<unsigned>(r.integer(n, "threads", 0, 0, 256));
   g.max_body_bytes = static_cast<std::uint64_t>(r.integer(n, "max_body_bytes", 1 << 20, 256, 1ll << 30));

@@ -29,6 +29,10 @@ struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::string listen_port = "8080";
   UpstreamUrl upstream;               // empty: scan-only (proxy routes answer 503 no_upstream)
+  // The upstream's own credential, read from this environment variable (never from the file) and sent
+  // as `Authorization: Bearer` upstream; the client's gateway key is never forwarded.
+  std::string upstream_api_key_env;
+  std::string upstream_api_key;       // the value, resolved at load (redacted in every dump)
   std::string data_dir = "data";      // audit.db, keys.db (resolved against the working directory)
   unsigned threads = 0;               // I/O threads; 0 = one per core
   std::uint64_t max_body_bytes = 1u << 20;

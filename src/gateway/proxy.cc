@@ -83,6 +83,12 @@ Request upstream_request(const Request& req, std::string body) {
   return up;
 }
 
+Request upstream_request(const Ctx& ctx, const Request& req, std::string body) {
+  Request up = upstream_request(req, std::move(body));
+  if (!ctx.snap->gw.upstream_api_key.empty()) up.set(http::field::authorization, "Bearer " + ctx.snap->gw.upstream_api_key);
+  return up;
+}
+
 struct UpstreamAnswer {
   int status = 0;
   std::string body;
@@ -463,7 +469,7 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
       co_return;
     }
   }
-  Request up = upstream_request(req, req.body());
+  Request up = upstream_request(ctx, req, req.body());
   std::unique_ptr<UpstreamConnection> conn;
   if (!co_await call_upstream(s, stream, ctx, up, conn, &rv)) {
     s.record_verdict(ctx, rv, parts.prompt, "");
@@ -512,7 +518,7 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
 }
 
 net::awaitable<void> handle_passthrough(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit&) {
-  Request up = upstream_request(req, req.body());
+  Request up = upstream_request(ctx, req, req.body());
   std::unique_ptr<UpstreamConnection> conn;
   if (!co_await call_upstream(s, stream, ctx, up, conn, nullptr)) co_return;
   UpstreamAnswer ans;
@@ -560,7 +566,7 @@ net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Requ
     }
     }
   }
-  Request up = upstream_request(req, req.body());
+  Request up = upstream_request(ctx, req, req.body());
   std::unique_ptr<UpstreamConnection> conn;
   if (!co_await call_upstream(s, stream, ctx, up, conn, &rv)) co_return;
   UpstreamAnswer ans;

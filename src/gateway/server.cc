@@ -167,7 +167,9 @@ Server::Server(net::io_context& io_, std::shared_ptr<const Snapshot> s, std::uni
     pool = std::make_unique<UpstreamPool>(gw.upstream, gw.upstream_pool_size, std::chrono::milliseconds(gw.upstream_connect_timeout_ms),
                                           std::chrono::milliseconds(gw.upstream_timeout_ms), gw.upstream_retries);
   metrics.policy_info.set({s->policy_sha256, s->config_sha256});
-  registry.on_collect([this] {
+  auto& limiter_keys = registry.gauge("dualguard_gateway_limiter_keys", "API keys with limiter state held.");
+  registry.on_collect([this, &limiter_keys] {
+    if (limiter) limiter_keys.set(static_cast<double>(limiter->stats().keys));
     if (!breakers) return;
     for (const auto& b : breakers->snapshot())
       metrics.breaker_state.with({b.name}).set(b.state == BreakerState::closed ? 0 : b.state == BreakerState::open ? 1 : 2);
