@@ -68,13 +68,21 @@ net::awaitable<UpstreamError> UpstreamPool::start(http::request<http::string_bod
   req.prepare_payload();
   unsigned connect_failures = 0;
   bool retried_stale = false;
+  // Model servers close idle keep-alive connections (Node and uvicorn after 5 s): a pooled connection
+  // idle longer than kMaxIdle is dropped unused, and after a stale one failed the retry connects afresh.
+  constexpr auto kMaxIdle = std::chrono::seconds(4);
   for (;;) {
     conn.reset();
-    {
+    if (!retried_stale) {
       std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        conn = std::move(idle_.back());
+      const auto now = std::chrono::steady_clock::now();
+      while (!idle_.empty()) {
+        auto c = std::move(idle_.back());
         idle_.pop_back();
+        if (now - c->idle_since < kMaxIdle) {
+          conn = std::move(c);
+          break;
+        }
       }
     }
     if (!conn) {
@@ -113,6 +121,7 @@ net::awaitable<UpstreamError> UpstreamPool::start(http::request<http::string_bod
 void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn, bool keep_alive) {
   if (!conn || !keep_alive) return;
   conn->reused = true;
+  conn->idle_since = std::chrono::steady_clock::now();
   conn->parser.reset();
   conn->buffer.clear();
   std::lock_guard lock(mu_);

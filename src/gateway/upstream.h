@@ -30,6 +30,7 @@ struct UpstreamConnection {
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;  // the exchange in progress
   bool reused = false;
+  std::chrono::steady_clock::time_point idle_since{};  // when it was returned to the pool
   explicit UpstreamConnection(net::any_io_executor ex) : stream(ex) {}
 };
 
