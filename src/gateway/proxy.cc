@@ -53,13 +53,19 @@ std::string last_piece(const RequestParts& p) {
 }
 
 // Scans the request parts; returns the verdict with abuse signals and safe mode applied.
-Verdict scan_request(Server& s, Ctx& ctx, const RequestParts& parts, const detect::ProtectedPrompt* system) {
-  const auto& engine = ctx.snap->engine;
+// The engine's view of a request (views into `parts`, which must outlive it).
+policy::Exchange exchange_of(const RequestParts& parts, const detect::ProtectedPrompt* system) {
   policy::Exchange ex;
   ex.prompt = parts.prompt;
   ex.has_prompt = !parts.prompt.empty();
   for (const auto& c : parts.context) ex.context.push_back(c);
   ex.prepared_system = system;
+  return ex;
+}
+
+Verdict scan_request(Server& s, Ctx& ctx, const RequestParts& parts, const detect::ProtectedPrompt* system) {
+  const auto& engine = ctx.snap->engine;
+  const policy::Exchange ex = exchange_of(parts, system);
   Verdict v = engine->scan_exchange(s.thread_state(engine), ex);
   ctx.engine_us += v.latency_us;
   if (s.abuse && ctx.key)
@@ -180,11 +186,7 @@ net::awaitable<void> pass_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
 Verdict scan_final(Server& s, Ctx& ctx, const RequestParts& parts, const detect::ProtectedPrompt* system,
                    const std::string& response, const Verdict& request_verdict) {
   const auto& engine = ctx.snap->engine;
-  policy::Exchange ex;
-  ex.prompt = parts.prompt;
-  ex.has_prompt = !parts.prompt.empty();
-  for (const auto& c : parts.context) ex.context.push_back(c);
-  ex.prepared_system = system;
+  policy::Exchange ex = exchange_of(parts, system);
   ex.response = response;
   ex.has_response = true;
   Verdict v = engine->scan_exchange(s.thread_state(engine), ex);
