@@ -4,13 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "core/errors.h"
 #include "core/verdict_json.h"
+#include "detect/fasttext_model.h"
 #include "gateway/openai.h"
 #include "gateway/server_internal.h"
 
@@ -32,13 +31,6 @@ const std::vector<std::string> kCodes = {"ok", "invalid_json", "invalid_request"
                                          "too_many_concurrent_requests", "upstream_error", "no_upstream",
                                          "upstream_unavailable", "kill_switch_engaged", "draining", "upstream_timeout",
                                          "detector_error", "upstream_status", "client_closed", "audit_unavailable"};
-
-std::string file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return sha256_hex(ss.str());
-}
 
 std::string new_request_id() {
   unsigned char b[12];
@@ -89,22 +81,8 @@ RouteInfo route_of(std::string_view target, bool metrics_public) {
   return RouteInfo{"other", false, std::nullopt, {}};
 }
 
-int status_of_rejection(const Rejection& r) { return r.http_status; }
 
 }  // namespace
-
-std::string sha256_hex(std::string_view s) {
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (unsigned char c : d) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
-}
 
 std::uint64_t us_since(std::chrono::steady_clock::time_point t0) {
   return static_cast<std::uint64_t>(
@@ -232,8 +210,8 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
     fs.push_back(std::move(j));
   }
   ctx.rec.findings_json = fs.dump();
-  if (!prompt.empty()) ctx.rec.prompt_sha256 = sha256_hex(prompt);
-  if (!response.empty()) ctx.rec.response_sha256 = sha256_hex(response);
+  if (!prompt.empty()) ctx.rec.prompt_sha256 = store::sha256_hex(prompt);
+  if (!response.empty()) ctx.rec.response_sha256 = store::sha256_hex(response);
   if (ctx.snap->gw.store_raw_text) {
     ctx.rec.prompt_text = std::string(prompt);
     ctx.rec.response_text = std::string(response);
@@ -315,8 +293,8 @@ LoadResult<std::shared_ptr<const Snapshot>> load_snapshot(const std::string& con
   if (!gw.ok()) return R::failure(std::move(gw.errors));
   auto snap = std::make_shared<Snapshot>();
   snap->gw = std::move(*gw.value);
-  snap->policy_sha256 = file_sha256(cfg.value->policy_path);
-  snap->config_sha256 = file_sha256(path);
+  snap->policy_sha256 = detect::FastTextModel::file_sha256(cfg.value->policy_path);
+  snap->config_sha256 = detect::FastTextModel::file_sha256(path);
   auto engine = policy::Engine::from_config(std::move(*cfg.value));
   if (!engine.ok()) return R::failure(std::move(engine.errors));
   snap->engine = std::move(*engine.value);
@@ -546,7 +524,7 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
     const Rejection& r = *adm.rejection;
     s.metrics.limiter_rejections.with({r.code}).inc();
     {
-      co_await s.error(stream, ctx, status_of_rejection(r), r.code, r.message, "", nullptr,
+      co_await s.error(stream, ctx, r.http_status, r.code, r.message, "", nullptr,
                                r.http_status == 429 ? r.retry_after_s : 0);
       co_return;
     }

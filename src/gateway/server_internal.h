@@ -22,6 +22,7 @@
 #include "gateway/upstream.h"
 #include "policy/engine.h"
 #include "store/audit_log.h"
+#include "store/common.h"
 #include "store/key_store.h"
 
 namespace dg::gateway {
@@ -157,7 +158,6 @@ class Server {
 
 std::string error_body(std::string_view code, const std::string& message, const std::string& param, const Verdict* v,
                        const std::string& request_id);
-std::string sha256_hex(std::string_view s);
 std::uint64_t us_since(std::chrono::steady_clock::time_point t0);
 
 }  // namespace dg::gateway
