@@ -230,6 +230,29 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
   }
 }
 
+namespace {
+
+// Awaits the commit of `rec` by the audit log's writer thread. The writer batches whatever is queued
+// into one transaction and calls back; the completion is posted to the awaiting coroutine's
+// executor, so a request costs one hand-off each way and no I/O thread waits on SQLite. The work
+// guard keeps io.run() from returning while a record is in the writer's queue.
+net::awaitable<store::Status> async_append(store::AuditLog& log, store::AuditRecord& rec) {
+  store::Status st = co_await net::async_initiate<decltype(use_awaitable), void(store::Status)>(
+      [&log, &rec](auto handler) {
+        auto ex = net::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        log.append_async(rec, [h, guard = net::make_work_guard(ex)](store::Status st) mutable {
+          auto ex2 = guard.get_executor();
+          net::post(ex2, [h, st = std::move(st)]() mutable { std::move (*h)(std::move(st)); });
+          guard.reset();
+        });
+      },
+      use_awaitable);
+  co_return st;
+}
+
+}  // namespace
+
 net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code) {
   ctx.rec.request_id = ctx.request_id;
   ctx.rec.route = ctx.route;
@@ -239,13 +262,7 @@ net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code)
   ctx.rec.latency_total_us = static_cast<std::int64_t>(us_since(ctx.t0));
   ctx.rec.latency_engine_us = static_cast<std::int64_t>(ctx.engine_us);
   ctx.rec.latency_upstream_us = static_cast<std::int64_t>(ctx.upstream_us);
-  store::Status st;
-  co_await net::co_spawn(
-      audit_pool.get_executor(), [&]() -> net::awaitable<void> {
-        st = audit->append(ctx.rec);
-        co_return;
-      },
-      use_awaitable);
+  const store::Status st = co_await async_append(*audit, ctx.rec);
   if (!st.ok()) {
     metrics.audit_errors.inc();
     spdlog::error("gateway: audit append failed for {}: {}", ctx.request_id, st.error().format());
@@ -640,7 +657,9 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
     return 2;
   }
   const auto& gw = (*snap.value)->gw;
-  auto audit = store::AuditLog::open(gw.data_dir);
+  store::AuditLog::Options audit_options;
+  audit_options.writer_thread = true;  // the I/O threads never block on SQLite (see async_append)
+  auto audit = store::AuditLog::open(gw.data_dir, audit_options);
   if (!audit.ok()) {
     errors.push_back({gw.data_dir, 0, 0, audit.error().code, audit.error().message});
     return 3;
@@ -725,7 +744,6 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
-  s.audit_pool.join();
   spdlog::info("gateway: stopped");
   return 0;
 }

@@ -124,7 +124,6 @@ class Server {
   std::unique_ptr<AbuseDetector> abuse;
   std::unique_ptr<CircuitBreakerSet> breakers;
   std::unique_ptr<UpstreamPool> pool;  // null without an upstream (fixed at start; reload keeps it)
-  net::thread_pool audit_pool{4};  // several waiters let the audit log's group commit batch
   Registry registry;
   Metrics metrics{registry};
   Published<KillState> kill;

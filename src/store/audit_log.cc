@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <ostream>
+#include <thread>
 #include <vector>
 
 #include "core/errors.h"
@@ -170,6 +171,7 @@ struct AuditLog::Impl {
     AuditRecord* record;
     Status status;
     bool done = false;
+    AppendDone on_done;  // append_async(): owned by the queue entry, which is then heap-allocated
   };
 
   std::filesystem::path file;
@@ -192,13 +194,81 @@ struct AuditLog::Impl {
   Head head;
   std::vector<Pending*> batch;  // the leader's; reused
 
+  // Options::writer_thread: the writer is the only leader; appenders wake it when it sleeps.
+  std::thread writer;
+  std::condition_variable writer_cv;  // the queue is no longer empty, or stopping
+  bool writer_sleeping = false;
+  bool stopping = false;
+
   Status commit_batch(Head& new_head);
+  // Takes up to max_batch queued records (mu held), commits them with mu released, publishes the
+  // result (mu held again) and returns the async completions to call, outside the lock.
+  // finished: the async entries of the batch (heap-allocated by append_async), for the caller to
+  // call back and delete; its capacity is reserved so that this never allocates.
+  void lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*>& finished);
+  void writer_loop();
   Db open_reader() const { return Db::open(file.string(), Db::Mode::read_only); }
 };
 
 AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-AuditLog::~AuditLog() = default;
+AuditLog::~AuditLog() {
+  Impl& m = *impl_;
+  if (!m.writer.joinable()) return;
+  {
+    std::lock_guard lk(m.mu);
+    m.stopping = true;
+  }
+  m.writer_cv.notify_one();
+  m.writer.join();
+}
+
+void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*>& finished) {
+  leading = true;
+  const std::size_t n = std::min(queue.size(), options.max_batch);
+  batch.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+  queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+  lk.unlock();
+  Head new_head;
+  Status st = commit_batch(new_head);
+  lk.lock();
+  if (st.ok()) head = std::move(new_head);
+  for (Pending* q : batch) {
+    q->status = st;
+    q->done = true;
+    if (q->on_done) finished.push_back(q);  // within the reserved capacity: a batch is <= max_batch
+  }
+  batch.clear();
+  leading = false;
+  cv.notify_all();  // the batch's synchronous appenders return; one of the rest may lead the next
+}
+
+void AuditLog::Impl::writer_loop() {
+  std::vector<Pending*> finished;
+  finished.reserve(options.max_batch);  // before the loop: the writer never allocates afterwards
+  std::unique_lock lk(mu);
+  for (;;) {
+    if (queue.empty()) {
+      if (stopping) return;
+      writer_sleeping = true;
+      writer_cv.wait(lk);
+      writer_sleeping = false;
+      continue;
+    }
+    lead(lk, finished);
+    if (finished.empty()) continue;
+    lk.unlock();
+    for (Pending* p : finished) {
+      std::unique_ptr<Pending> owned(p);
+      try {
+        owned->on_done(std::move(owned->status));
+      } catch (...) {  // a completion must not throw (contract); never let it end the writer
+      }
+    }
+    finished.clear();
+    lk.lock();
+  }
+}
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& dir, Options options) {
   try {
@@ -228,7 +298,12 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& di
       impl->insert.emplace(db.prepare(insert_sql()));
       impl->batch.reserve(options.max_batch);  // the leader never allocates while it leads
     }
-    return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
+    std::unique_ptr<AuditLog> log(new AuditLog(std::move(impl)));
+    if (options.writer_thread && !options.read_only) {
+      Impl* m = log->impl_.get();
+      m->writer = std::thread([m] { m->writer_loop(); });
+    }
+    return log;
   } catch (const StoreError& e) {
     return e.to_error();
   } catch (const std::exception& e) {
@@ -240,36 +315,51 @@ Status AuditLog::append(AuditRecord& record) {
   Impl& m = *impl_;
   if (m.options.read_only)
     return Error{std::string(errc::kStoreIo), m.file.string() + ": the audit log was opened read-only"};
-  Impl::Pending p{&record, {}, false};
+  Impl::Pending p{&record, {}, false, {}};
   std::unique_lock lk(m.mu);
   try {
     m.queue.push_back(&p);
   } catch (const std::exception& e) {
     return Error{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
   }
+  if (m.writer.joinable()) {
+    if (m.writer_sleeping) m.writer_cv.notify_one();
+    m.cv.wait(lk, [&] { return p.done; });
+    return p.status;
+  }
   while (!p.done) {
     if (m.leading) {
       m.cv.wait(lk);
       continue;
     }
-    m.leading = true;
-    const std::size_t n = std::min(m.queue.size(), m.options.max_batch);
-    m.batch.assign(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(n));
-    m.queue.erase(m.queue.begin(), m.queue.begin() + static_cast<std::ptrdiff_t>(n));
-    lk.unlock();
-    Head new_head;
-    Status st = m.commit_batch(new_head);
-    lk.lock();
-    if (st.ok()) m.head = std::move(new_head);
-    for (Impl::Pending* q : m.batch) {
-      q->status = st;
-      q->done = true;
-    }
-    m.batch.clear();
-    m.leading = false;
-    m.cv.notify_all();  // the batch's appenders return; one of the rest leads the next batch
+    // No writer thread, so no async entries: `none` stays empty and never allocates.
+    std::vector<Impl::Pending*> none;
+    m.lead(lk, none);
   }
   return p.status;
+}
+
+void AuditLog::append_async(AuditRecord& record, AppendDone done) {
+  Impl& m = *impl_;
+  if (m.options.read_only || !m.writer.joinable()) {
+    done(Error{std::string(errc::kStoreIo),
+               m.file.string() + (m.options.read_only ? ": the audit log was opened read-only"
+                                                       : ": append_async needs the writer thread")});
+    return;
+  }
+  std::unique_ptr<Impl::Pending> p;
+  try {
+    // new-expression: the allocation happens before `done` is moved, so a failed one leaves `done`.
+    p.reset(new Impl::Pending{&record, {}, false, std::move(done)});
+    std::lock_guard lk(m.mu);
+    m.queue.push_back(p.get());
+    p.release();  // owned by the queue until the writer calls it back
+    if (m.writer_sleeping) m.writer_cv.notify_one();
+  } catch (const std::exception& e) {
+    Error err{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
+    if (p) p->on_done(std::move(err));  // push_back failed
+    else if (done) done(std::move(err));  // allocation failed before `done` was moved
+  }
 }
 
 Status AuditLog::Impl::commit_batch(Head& new_head) {

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -105,6 +106,9 @@ class AuditLog {
     WallClock clock;              // record timestamps; default std::chrono::system_clock::now
     bool read_only = false;       // verify / export only: never creates or writes; append() fails
     std::size_t max_batch = 512;  // most records per group commit
+    // Start a writer thread of its own that does every commit (append_async() needs it). Without
+    // one, appenders commit on their own threads (leader/follower, see append()).
+    bool writer_thread = false;
   };
 
   // Opens (or, unless read_only, creates) DIR/audit.db and reads the last record to continue the
@@ -113,7 +117,8 @@ class AuditLog {
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& dir, Options options);
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& dir) { return open(dir, Options{}); }
 
-  // Appends must not race with destruction (every append() has returned).
+  // Appends must not race with destruction (every append() has returned); queued append_async()
+  // records are committed and their completions called before the destructor returns.
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -126,7 +131,19 @@ class AuditLog {
   // of a commit; a lone caller commits on its own thread without a hand-off. Error store_io (write failed, database busy beyond the busy
   // timeout, log opened read-only); the record's filled fields are then unspecified and the record
   // is not in the log. Never throws.
+  // With Options::writer_thread, the writer commits for the caller, which only waits.
   Status append(AuditRecord& record);
+
+  // Completion of append_async(); called on the writer thread, after the commit, outside any lock.
+  // It must be quick and must not throw (hand the result to the caller's own executor).
+  using AppendDone = std::function<void(Status)>;
+
+  // Queues `record` for the writer thread and returns at once; `done` gets the outcome of its
+  // commit (the same as append() would return). `record` must stay alive and untouched until then.
+  // The writer takes everything queued (up to max_batch) into one transaction, so callers never
+  // block on SQLite and a burst shares one commit. Requires Options::writer_thread (else `done`
+  // gets store_io at once, on the calling thread). The destructor commits what is queued first.
+  void append_async(AuditRecord& record, AppendDone done);
 
   // Walks the whole log in seq order and checks seq continuity, prev_hash links and hashes. The
   // Result fails only when the log cannot be read (store_io, store_schema); a broken chain is

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -335,6 +337,94 @@ TEST(AuditLog, ConcurrentAppendsFormOneContiguousChain) {
   const auto v = verify(*log);
   EXPECT_TRUE(v.ok) << v.reason;
   EXPECT_EQ(v.records_checked, kThreads * kPerThread);
+}
+
+std::unique_ptr<AuditLog> open_with_writer(const TempDir& dir, std::size_t max_batch = 512) {
+  AuditLog::Options o;
+  o.writer_thread = true;
+  o.max_batch = max_batch;
+  auto log = AuditLog::open(dir.path(), o);
+  EXPECT_TRUE(log.ok()) << (log.ok() ? "" : log.error().format());
+  return log.ok() ? std::move(log).value() : nullptr;
+}
+
+// append_async(): every completion is called exactly once with the committed outcome, and records
+// queued from several threads (with synchronous appends mixed in) form one contiguous chain.
+TEST(AuditLog, AsyncAppendsFromManyThreadsFormOneChainAndEachCompletesOnce) {
+  TempDir dir("async");
+  auto log = open_with_writer(dir, 16);  // small batches: many commits, queue refilled during each
+  ASSERT_TRUE(log);
+  constexpr int kThreads = 4, kPerThread = 200;
+  std::vector<AuditRecord> records(kThreads * kPerThread);
+  std::vector<std::atomic<int>> calls(records.size());
+  std::atomic<int> failures{0}, sync_failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::size_t k = static_cast<std::size_t>(t * kPerThread + i);
+        records[k] = sample(static_cast<int>(k));
+        log->append_async(records[k], [&, k](Status st) {
+          if (!st.ok()) failures++;
+          calls[k]++;
+        });
+        if (i % 50 == 0) {  // the synchronous API still works beside the writer
+          AuditRecord r = sample(100000 + static_cast<int>(k));
+          if (!log->append(r).ok() || r.seq == 0) sync_failures++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  log.reset();  // the destructor commits what is still queued and calls back first
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(sync_failures.load(), 0);
+  std::set<std::int64_t> seqs;
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    ASSERT_EQ(calls[k].load(), 1) << "record " << k;
+    EXPECT_EQ(records[k].hash, record_hash(records[k])) << "record " << k;
+    seqs.insert(records[k].seq);
+  }
+  EXPECT_EQ(seqs.size(), records.size());  // distinct seqs
+  auto reader = open_log(dir);
+  ASSERT_TRUE(reader);
+  const auto v = verify(*reader);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, kThreads * kPerThread + kThreads * (kPerThread / 50));
+}
+
+TEST(AuditLog, AsyncAppendWithoutTheWriterThreadFailsAtOnce) {
+  TempDir dir("async_nowriter");
+  auto log = open_log(dir);
+  ASSERT_TRUE(log);
+  AuditRecord r = sample(1);
+  int called = 0;
+  log->append_async(r, [&](Status st) {
+    ++called;
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, errc::kStoreIo);
+    EXPECT_NE(st.error().message.find("writer thread"), std::string::npos) << st.error().message;
+  });
+  EXPECT_EQ(called, 1);  // on the calling thread, before returning
+  EXPECT_EQ(log->head().seq, 0);
+}
+
+TEST(AuditLog, AsyncAppendReportsAFailedCommit) {
+  TempDir dir("async_fail");
+  auto log = open_with_writer(dir);
+  ASSERT_TRUE(log);
+  AuditRecord first = sample(1);
+  ASSERT_TRUE(log->append(first).ok());
+  tamper(dir, "DROP TABLE audit");
+  AuditRecord r = sample(2);
+  std::promise<Status> done;
+  log->append_async(r, [&](Status st) { done.set_value(std::move(st)); });
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  const Status st = fut.get();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, errc::kStoreIo);
+  EXPECT_EQ(log->head().seq, 1);  // unchanged
 }
 
 TEST(AuditLog, TwoWritersOnOneFileInterleaveWithoutForking) {
