@@ -40,4 +40,26 @@ inline constexpr std::string_view kAuditChainBroken = "audit_chain_broken";   //
 inline constexpr std::string_view kUnknownKeyId = "unknown_key_id";           // no API key with that id
 inline constexpr std::string_view kInvalidKeySpec = "invalid_key_spec";       // bad role, name or limit for a new key
 
+// Gateway (HTTP error bodies `error.code`, audit records, metric labels; docs/gateway.md)
+inline constexpr std::string_view kInvalidRequest = "invalid_request";               // 400: the body parses but is not a valid request for the route
+inline constexpr std::string_view kMissingApiKey = "missing_api_key";                // 401: no Authorization: Bearer header
+inline constexpr std::string_view kInvalidApiKey = "invalid_api_key";                // 401: unknown or revoked key
+inline constexpr std::string_view kInsufficientRole = "insufficient_role";           // 403: the key's role may not use the route
+inline constexpr std::string_view kBlockedByPolicy = "blocked_by_policy";            // 403 (or an error event in a stream): the verdict's action is block
+inline constexpr std::string_view kNotFound = "not_found";                           // 404: no such route
+inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";          // 405
+inline constexpr std::string_view kRequestTooLarge = "request_too_large";            // 413: body over the key's or the route's limit
+inline constexpr std::string_view kRateLimited = "rate_limited";                     // 429: requests per minute (Retry-After)
+inline constexpr std::string_view kTokenBudgetExceeded = "token_budget_exceeded";    // 429: tokens per day (Retry-After)
+inline constexpr std::string_view kTooManyConcurrentRequests = "too_many_concurrent_requests";// 429: concurrent requests (Retry-After)
+inline constexpr std::string_view kUpstreamError = "upstream_error";                 // 502: the upstream failed or answered something unusable
+inline constexpr std::string_view kNoUpstream = "no_upstream";                       // 503: a proxy route without a configured upstream
+inline constexpr std::string_view kUpstreamUnavailable = "upstream_unavailable";     // 503: the upstream's circuit breaker is open
+inline constexpr std::string_view kKillSwitchEngaged = "kill_switch_engaged";        // 503: an operator engaged the kill switch for the route
+inline constexpr std::string_view kDraining = "draining";                            // 503: shutting down (SIGTERM)
+inline constexpr std::string_view kUpstreamTimeout = "upstream_timeout";             // 504: connect or read timeout
+inline constexpr std::string_view kUpstreamStatus = "upstream_status";               // the upstream's own error status, passed through
+inline constexpr std::string_view kClientClosed = "client_closed";                   // the client went away before the answer (audit only)
+inline constexpr std::string_view kAuditUnavailable = "audit_unavailable";           // 503: the audit log cannot be written (fail closed)
+
 }  // namespace dg::errc

@@ -83,12 +83,12 @@ std::string_view to_string(LimitKind k) noexcept {
 
 std::string_view error_code(LimitKind k) noexcept {
   switch (k) {
-    case LimitKind::max_body_bytes: return limit_code::kRequestTooLarge;
-    case LimitKind::concurrent: return limit_code::kTooManyConcurrent;
-    case LimitKind::tokens_per_day: return limit_code::kTokenBudgetExceeded;
-    case LimitKind::requests_per_minute: return limit_code::kRateLimited;
+    case LimitKind::max_body_bytes: return errc::kRequestTooLarge;
+    case LimitKind::concurrent: return errc::kTooManyConcurrentRequests;
+    case LimitKind::tokens_per_day: return errc::kTokenBudgetExceeded;
+    case LimitKind::requests_per_minute: return errc::kRateLimited;
   }
-  return limit_code::kRateLimited;
+  return errc::kRateLimited;
 }
 
 int http_status(LimitKind k) noexcept { return k == LimitKind::max_body_bytes ? 413 : 429; }

@@ -44,26 +44,18 @@
 #include <string>
 #include <string_view>
 
+#include "core/errors.h"
 #include "core/load_result.h"
 #include "gateway/clock.h"
 
 namespace dg::gateway {
-
-// Stable error codes of rejections (docs/gateway.md). They belong in core/errors.h's table; they are
-// spelled here until that file takes them, with the same strings.
-namespace limit_code {
-inline constexpr std::string_view kRequestTooLarge = "request_too_large";
-inline constexpr std::string_view kRateLimited = "rate_limited";
-inline constexpr std::string_view kTokenBudgetExceeded = "token_budget_exceeded";
-inline constexpr std::string_view kTooManyConcurrent = "too_many_concurrent_requests";
-}  // namespace limit_code
 
 enum class LimitKind { max_body_bytes = 0, concurrent = 1, tokens_per_day = 2, requests_per_minute = 3 };
 inline constexpr std::size_t kLimitKinds = 4;
 
 // "max_body_bytes", "concurrent", "tokens_per_day", "requests_per_minute" (config key spellings).
 std::string_view to_string(LimitKind k) noexcept;
-// The stable error code of a rejection by `k` (one of limit_code::*).
+// The stable error code of a rejection by `k` (request_too_large, too_many_concurrent_requests, token_budget_exceeded or rate_limited; core/errors.h).
 std::string_view error_code(LimitKind k) noexcept;
 // 413 for max_body_bytes, 429 otherwise.
 int http_status(LimitKind k) noexcept;
@@ -94,7 +86,7 @@ struct RequestCost {
 
 struct Rejection {
   LimitKind limit = LimitKind::requests_per_minute;
-  std::string_view code;            // stable error code (limit_code::*), static storage
+  std::string_view code;            // stable error code (core/errors.h), static storage
   int http_status = 429;            // 413 or 429
   std::uint32_t retry_after_s = 1;  // >= 1; the time until the limit frees, rounded up (1 for max_body_bytes,
                                     // where retrying the same body cannot help: do not send Retry-After with 413)

@@ -43,7 +43,7 @@ bool error_block(const Verdict& v) {
   return true;
 }
 int block_status(const Verdict& v) { return error_block(v) ? 500 : 403; }
-std::string_view block_code(const Verdict& v) { return error_block(v) ? "detector_error" : "blocked_by_policy"; }
+std::string_view block_code(const Verdict& v) { return error_block(v) ? errc::kDetectorError : errc::kBlockedByPolicy; }
 
 // The last user message (what abuse signals look at).
 std::string last_piece(const RequestParts& p) {
@@ -105,13 +105,13 @@ struct UpstreamAnswer {
 net::awaitable<bool> call_upstream(Server& s, beast::tcp_stream& stream, Ctx& ctx, Request& up,
                                    std::unique_ptr<UpstreamConnection>& conn, const Verdict* v) {
   if (!s.pool) {
-    co_await s.error(stream, ctx, 503, "no_upstream", "this gateway has no upstream configured (gateway.upstream)", "", v);
+    co_await s.error(stream, ctx, 503, errc::kNoUpstream, "this gateway has no upstream configured (gateway.upstream)", "", v);
     co_return false;
   }
   auto attempt = s.breakers->get(s.pool->url().to_string()).try_acquire();
   if (!attempt) {
     s.metrics.upstream_errors.with({"breaker_open"}).inc();
-    co_await s.error(stream, ctx, 503, "upstream_unavailable", "the upstream failed repeatedly; the circuit breaker is open", "", v,
+    co_await s.error(stream, ctx, 503, errc::kUpstreamUnavailable, "the upstream failed repeatedly; the circuit breaker is open", "", v,
                      attempt.retry_after_s());
     co_return false;
   }
@@ -127,9 +127,9 @@ net::awaitable<bool> call_upstream(Server& s, beast::tcp_stream& stream, Ctx& ct
     s.metrics.upstream_errors.with({kind}).inc();
     spdlog::warn("gateway: upstream {} for {}: {}", kind, ctx.request_id, err.message);
     if (err.kind == UpstreamErrorKind::timeout)
-      co_await s.error(stream, ctx, 504, "upstream_timeout", "the upstream did not answer in time: " + err.message, "", v);
+      co_await s.error(stream, ctx, 504, errc::kUpstreamTimeout, "the upstream did not answer in time: " + err.message, "", v);
     else
-      co_await s.error(stream, ctx, 502, "upstream_error", "the upstream failed: " + err.message, "", v);
+      co_await s.error(stream, ctx, 502, errc::kUpstreamError, "the upstream failed: " + err.message, "", v);
     co_return false;
   }
   const int status = conn->parser->get().result_int();
@@ -152,9 +152,9 @@ net::awaitable<bool> read_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
   if (err) {
     s.metrics.upstream_errors.with({err.kind == UpstreamErrorKind::timeout ? "timeout" : "reset"}).inc();
     if (err.kind == UpstreamErrorKind::timeout)
-      co_await s.error(stream, ctx, 504, "upstream_timeout", "the upstream did not finish its answer in time", "", v);
+      co_await s.error(stream, ctx, 504, errc::kUpstreamTimeout, "the upstream did not finish its answer in time", "", v);
     else
-      co_await s.error(stream, ctx, 502, "upstream_error", "the upstream failed mid-answer: " + err.message, "", v);
+      co_await s.error(stream, ctx, 502, errc::kUpstreamError, "the upstream failed mid-answer: " + err.message, "", v);
     co_return false;
   }
   auto& res = conn->parser->get();
@@ -167,7 +167,7 @@ net::awaitable<bool> read_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
 
 // Sends an upstream answer through unchanged (status, content type, body).
 net::awaitable<void> pass_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx, const UpstreamAnswer& ans, const Verdict* v) {
-  co_await s.commit(ctx, ans.status, ans.status >= 400 ? "upstream_status" : "");
+  co_await s.commit(ctx, ans.status, ans.status >= 400 ? errc::kUpstreamStatus : "");
   http::response<http::string_body> res{static_cast<http::status>(ans.status), 11};
   res.set(http::field::server, "dualguard");
   res.set(http::field::content_type, ans.content_type.empty() ? "application/json" : ans.content_type);
@@ -317,7 +317,7 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
     ctx.upstream_us += us_since(t0);
     if (err) {
       s.metrics.upstream_errors.with({err.kind == UpstreamErrorKind::timeout ? "timeout" : "reset"}).inc();
-      const std::string code = err.kind == UpstreamErrorKind::timeout ? "upstream_timeout" : "upstream_error";
+      const std::string_view code = err.kind == UpstreamErrorKind::timeout ? errc::kUpstreamTimeout : errc::kUpstreamError;
       // Whatever passed the scans so far was sent; end the stream with an error event.
       co_await s.commit(ctx, 200, code);
       co_await write_chunk(stream, "data: " + error_body(code, "the upstream stream failed: " + err.message, "", nullptr, ctx.request_id) + "\n\n");
@@ -344,8 +344,8 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
       pending.push_back(std::move(e));
     }
     if (sse.pending() > (1u << 20)) {
-      co_await s.commit(ctx, 200, "upstream_error");
-      co_await write_chunk(stream, "data: " + error_body("upstream_error", "the upstream sent an SSE event over 1 MiB", "", nullptr, ctx.request_id) + "\n\n");
+      co_await s.commit(ctx, 200, errc::kUpstreamError);
+      co_await write_chunk(stream, "data: " + error_body(errc::kUpstreamError, "the upstream sent an SSE event over 1 MiB", "", nullptr, ctx.request_id) + "\n\n");
       co_await net::async_write(stream, http::make_chunk_last(), kTuple);
       co_return;
     }
@@ -359,12 +359,12 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
   if (blocked) s.count_verdict(last, "response");
   s.record_verdict(ctx, last.findings.empty() && !blocked ? request_verdict : last, parts.prompt, text);
   if (client_gone) {
-    co_await s.commit(ctx, 200, "client_closed");
+    co_await s.commit(ctx, 200, errc::kClientClosed);
     co_return;
   }
   if (blocked) {
-    co_await s.commit(ctx, 200, "blocked_by_policy");
-    co_await write_chunk(stream, "data: " + error_body("blocked_by_policy", block_message, response_param, &last, ctx.request_id) + "\n\n");
+    co_await s.commit(ctx, 200, errc::kBlockedByPolicy);
+    co_await write_chunk(stream, "data: " + error_body(errc::kBlockedByPolicy, block_message, response_param, &last, ctx.request_id) + "\n\n");
   } else {
     co_await s.commit(ctx, 200, "");
     if (done_marker) co_await write_chunk(stream, "data: [DONE]\n\n");
@@ -381,11 +381,11 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
 net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit) {
   const json body = json::parse(req.body(), nullptr, false);
   if (body.is_discarded()) {
-      co_await s.error(stream, ctx, 400, "invalid_json", "the body is not valid JSON");
+      co_await s.error(stream, ctx, 400, errc::kInvalidJson, "the body is not valid JSON");
       co_return;
     }
   if (!body.is_object()) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "the body must be a JSON object");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "the body must be a JSON object");
       co_return;
     }
   policy::Exchange ex;
@@ -400,26 +400,26 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
     return true;
   };
   if (!text_field("prompt", prompt, ex.has_prompt)) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'prompt' must be a string", "prompt");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'prompt' must be a string", "prompt");
       co_return;
     }
   if (!text_field("response", response, ex.has_response))
     {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'response' must be a string", "response");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'response' must be a string", "response");
       co_return;
     }
   if (!text_field("system", system, ex.has_system)) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'system' must be a string", "system");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'system' must be a string", "system");
       co_return;
     }
   if (const auto c = body.find("context"); c != body.end() && !c->is_null()) {
     if (!c->is_array()) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'context' must be an array of strings", "context");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'context' must be an array of strings", "context");
       co_return;
     }
     for (const auto& d : *c) {
       if (!d.is_string()) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'context' must be an array of strings", "context");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'context' must be an array of strings", "context");
       co_return;
     }
       context.push_back(d.get<std::string>());
@@ -427,7 +427,7 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
   }
   if (!ex.has_prompt && !ex.has_response && context.empty())
     {
-      co_await s.error(stream, ctx, 400, "invalid_request", "send at least one of 'prompt', 'response', 'context'");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "send at least one of 'prompt', 'response', 'context'");
       co_return;
     }
   ex.prompt = prompt;
@@ -449,13 +449,13 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
 net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit, bool chat) {
   json body = json::parse(req.body(), nullptr, false);
   if (body.is_discarded()) {
-      co_await s.error(stream, ctx, 400, "invalid_json", "the body is not valid JSON");
+      co_await s.error(stream, ctx, 400, errc::kInvalidJson, "the body is not valid JSON");
       co_return;
     }
   RequestParts parts;
   if (const std::string e = chat ? parse_chat_request(body, parts) : parse_completion_request(body, parts); !e.empty())
     {
-      co_await s.error(stream, ctx, 400, "invalid_request", e);
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, e);
       co_return;
     }
   const auto& engine = ctx.snap->engine;
@@ -531,12 +531,12 @@ net::awaitable<void> handle_passthrough(Server& s, beast::tcp_stream& stream, Re
 net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit) {
   const json body = json::parse(req.body(), nullptr, false);
   if (body.is_discarded()) {
-      co_await s.error(stream, ctx, 400, "invalid_json", "the body is not valid JSON");
+      co_await s.error(stream, ctx, 400, errc::kInvalidJson, "the body is not valid JSON");
       co_return;
     }
   if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array())
     {
-      co_await s.error(stream, ctx, 400, "invalid_request", "an inference request needs an 'inputs' array", "inputs");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "an inference request needs an 'inputs' array", "inputs");
       co_return;
     }
   // BYTES tensors carry text: scan them as prompts (numeric tensors are passed with limits and audit).

@@ -25,12 +25,17 @@ const std::vector<std::string> kRoutes = {"/v1/scan", "/v1/chat/completions", "/
                                           "/healthz", "/readyz", "/metrics", "/admin/killswitch", "/admin/safemode",
                                           "/admin/reload"};
 
-const std::vector<std::string> kCodes = {"ok", "invalid_json", "invalid_request", "missing_api_key", "invalid_api_key",
-                                         "insufficient_role", "blocked_by_policy", "not_found", "method_not_allowed",
-                                         "request_too_large", "rate_limited", "token_budget_exceeded",
-                                         "too_many_concurrent_requests", "upstream_error", "no_upstream",
-                                         "upstream_unavailable", "kill_switch_engaged", "draining", "upstream_timeout",
-                                         "detector_error", "upstream_status", "client_closed", "audit_unavailable"};
+const std::vector<std::string> kCodes = [] {
+  std::vector<std::string> out{"ok"};
+  for (std::string_view c :
+       {errc::kInvalidJson, errc::kInvalidRequest, errc::kMissingApiKey, errc::kInvalidApiKey, errc::kInsufficientRole,
+        errc::kBlockedByPolicy, errc::kNotFound, errc::kMethodNotAllowed, errc::kRequestTooLarge, errc::kRateLimited,
+        errc::kTokenBudgetExceeded, errc::kTooManyConcurrentRequests, errc::kUpstreamError, errc::kNoUpstream,
+        errc::kUpstreamUnavailable, errc::kKillSwitchEngaged, errc::kDraining, errc::kUpstreamTimeout,
+        errc::kDetectorError, errc::kUpstreamStatus, errc::kClientClosed, errc::kAuditUnavailable})
+    out.emplace_back(c);
+  return out;
+}();
 
 std::string new_request_id() {
   unsigned char b[12];
@@ -123,8 +128,9 @@ Metrics::Metrics(Registry& r)
       upstream_errors(r.counter_family("dualguard_gateway_upstream_errors_total", "Upstream failures by kind.",
                                        {{"kind", {"connect", "timeout", "reset", "protocol", "status_5xx", "breaker_open"}}})),
       limiter_rejections(r.counter_family("dualguard_gateway_limiter_rejections_total", "Requests refused by a per-key limit.",
-                                          {{"code", {"request_too_large", "rate_limited", "token_budget_exceeded",
-                                                     "too_many_concurrent_requests"}}})),
+                                          {{"code", {std::string(errc::kRequestTooLarge), std::string(errc::kRateLimited),
+                                                     std::string(errc::kTokenBudgetExceeded),
+                                                     std::string(errc::kTooManyConcurrentRequests)}}})),
       fail_open(r.counter("dualguard_gateway_fail_open_total", "Requests let through although a detector failed (fail-open route).")),
       audit_errors(r.counter("dualguard_gateway_audit_errors_total", "Audit records that could not be committed.")),
       in_flight(r.gauge("dualguard_gateway_in_flight_requests", "Requests being handled.")),
@@ -371,7 +377,7 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
     if (body.is_discarded() || !body.is_object()) {
       ctx.rec.detail_json = detail.dump();
       {
-      co_await s.error(stream, ctx, 400, "invalid_json", "the body must be a JSON object");
+      co_await s.error(stream, ctx, 400, errc::kInvalidJson, "the body must be a JSON object");
       co_return;
     }
     }
@@ -379,14 +385,14 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
       const auto e = body.find("engaged");
       if (e == body.end() || !e->is_boolean())
         {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'engaged' (boolean) is required", "engaged");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'engaged' (boolean) is required", "engaged");
       co_return;
     }
       auto next = std::make_shared<KillState>(*s.kill.load());
       std::vector<std::string> routes;
       if (const auto r = body.find("routes"); r != body.end()) {
         if (!r->is_array()) {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'routes' must be an array of route paths", "routes");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'routes' must be an array of route paths", "routes");
       co_return;
     }
         for (const auto& x : *r) {
@@ -394,7 +400,7 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
               x.get<std::string>().rfind("/admin", 0) == 0 || x.get<std::string>() == "/healthz" ||
               x.get<std::string>() == "/readyz" || x.get<std::string>() == "/metrics")
             {
-      co_await s.error(stream, ctx, 400, "invalid_request",
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest,
                                        "'routes' entries must be proxied or scan routes, e.g. /v1/chat/completions", "routes");
       co_return;
     }
@@ -420,7 +426,7 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
       const auto e = body.find("enabled");
       if (e == body.end() || !e->is_boolean())
         {
-      co_await s.error(stream, ctx, 400, "invalid_request", "'enabled' (boolean) is required", "enabled");
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'enabled' (boolean) is required", "enabled");
       co_return;
     }
       s.safe_mode.store(e->get<bool>());
@@ -454,12 +460,12 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
   ctx.route = ri.route;
   ctx.rec.event = "request";
   if (!ri.known) {
-      co_await s.error(stream, ctx, 404, "not_found", "no route " + std::string(req.target()));
+      co_await s.error(stream, ctx, 404, errc::kNotFound, "no route " + std::string(req.target()));
       co_return;
     }
   if (std::find(ri.methods.begin(), ri.methods.end(), req.method()) == ri.methods.end())
     {
-      co_await s.error(stream, ctx, 405, "method_not_allowed",
+      co_await s.error(stream, ctx, 405, errc::kMethodNotAllowed,
                                std::string(req.method_string()) + " is not allowed on " + ri.route);
       co_return;
     }
@@ -471,7 +477,7 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
     }
     if (ri.route == "/readyz") {
       if (s.draining.load()) {
-      co_await s.error(stream, ctx, 503, "draining", "the gateway is shutting down");
+      co_await s.error(stream, ctx, 503, errc::kDraining, "the gateway is shutting down");
       co_return;
     }
       json out = json::object();
@@ -486,25 +492,25 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
   if (ri.route != "/metrics" || ri.role) {
     const auto auth = req[http::field::authorization];
     if (auth.empty()) {
-      co_await s.error(stream, ctx, 401, "missing_api_key", "send the API key as 'Authorization: Bearer KEY'");
+      co_await s.error(stream, ctx, 401, errc::kMissingApiKey, "send the API key as 'Authorization: Bearer KEY'");
       co_return;
     }
     constexpr std::string_view kBearer = "Bearer ";
     if (auth.size() <= kBearer.size() || !beast::iequals(auth.substr(0, kBearer.size()), kBearer))
       {
-      co_await s.error(stream, ctx, 401, "invalid_api_key", "the Authorization header must be 'Bearer KEY'");
+      co_await s.error(stream, ctx, 401, errc::kInvalidApiKey, "the Authorization header must be 'Bearer KEY'");
       co_return;
     }
     std::string_view key = auth.substr(kBearer.size());
     while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
     ctx.key = s.keys->authenticate(key);
     if (!ctx.key) {
-      co_await s.error(stream, ctx, 401, "invalid_api_key", "the API key is not valid");
+      co_await s.error(stream, ctx, 401, errc::kInvalidApiKey, "the API key is not valid");
       co_return;
     }
     if (!store::role_allows(ctx.key->role, *ri.role))
       {
-      co_await s.error(stream, ctx, 403, "insufficient_role",
+      co_await s.error(stream, ctx, 403, errc::kInsufficientRole,
                                  "route " + ri.route + " needs the " + std::string(store::to_string(*ri.role)) + " role");
       co_return;
     }
@@ -525,7 +531,7 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
     }
   if (s.killed(ri.route))
     {
-      co_await s.error(stream, ctx, 503, "kill_switch_engaged", "the operator engaged the kill switch for " + ri.route);
+      co_await s.error(stream, ctx, 503, errc::kKillSwitchEngaged, "the operator engaged the kill switch for " + ri.route);
       co_return;
     }
 
@@ -600,10 +606,10 @@ net::awaitable<void> session(Server& s, tcp::socket socket) {
       ctx.keep_alive = false;
       ctx.rec.event = "none";
       if (ec == http::error::body_limit)
-        co_await s.error(stream, ctx, 413, "request_too_large",
+        co_await s.error(stream, ctx, 413, errc::kRequestTooLarge,
                          "the body exceeds gateway.max_body_bytes (" + std::to_string(snap->gw.max_body_bytes) + ")");
       else
-        co_await s.error(stream, ctx, 400, "invalid_request", "malformed HTTP request: " + ec.message());
+        co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "malformed HTTP request: " + ec.message());
       break;
     }
     auto req = parser.release();
@@ -617,7 +623,7 @@ net::awaitable<void> session(Server& s, tcp::socket socket) {
       ctx.route = route_of(req.target(), true).route;
       ctx.keep_alive = false;
       ctx.rec.event = "none";
-      co_await s.error(stream, ctx, 503, "draining", "the gateway is shutting down");
+      co_await s.error(stream, ctx, 503, errc::kDraining, "the gateway is shutting down");
       break;
     }
     try {
