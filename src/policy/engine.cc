@@ -205,4 +205,14 @@ Verdict Engine::scan_exchange(ThreadState& ts, const Exchange& ex) const {
   });
 }
 
+Verdict Engine::scan_response(ThreadState& ts, const Verdict& request, std::string_view response,
+                              const detect::ProtectedPrompt* system) const {
+  return timed([&](Verdict& v) {
+    v.findings = request.findings;
+    v.errors = request.errors;
+    run_detectors(ts, Role::response, response, system, -1, v);
+    finish(v, response, Role::response);
+  });
+}
+
 }  // namespace dg::policy

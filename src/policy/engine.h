@@ -51,6 +51,15 @@ class Engine {
   // Scans every part of an exchange; cross-domain escalations see request and response together.
   // Redaction applies to the response when present, else to the prompt.
   Verdict scan_exchange(ThreadState& ts, const Exchange& ex) const;
+  // The second half of scan_exchange() for a caller that already holds the request's verdict (a
+  // gateway that scanned the request before forwarding it): keeps the request's findings and errors
+  // (plus any the caller added, e.g. abuse), scans only `response` and decides again over all of
+  // them. The result equals scan_exchange() over the whole exchange when `request` came from
+  // scan_exchange() of its request parts with this engine (the policy never lets a request-only
+  // verdict change a finding's severity: escalations need a response finding), without scanning
+  // the prompt and context twice. Redaction applies to the response. Never throws.
+  Verdict scan_response(ThreadState& ts, const Verdict& request, std::string_view response,
+                        const detect::ProtectedPrompt* system = nullptr) const;
 
   detect::ProtectedPrompt prepare_system(std::string_view system) const;
 
