@@ -52,7 +52,6 @@ std::string last_piece(const RequestParts& p) {
   return p.prompt.substr(pc.offset, pc.size);
 }
 
-// Scans the request parts; returns the verdict with abuse signals and safe mode applied.
 // The engine's view of a request (views into `parts`, which must outlive it).
 policy::Exchange exchange_of(const RequestParts& parts, const detect::ProtectedPrompt* system) {
   policy::Exchange ex;
@@ -63,6 +62,7 @@ policy::Exchange exchange_of(const RequestParts& parts, const detect::ProtectedP
   return ex;
 }
 
+// Scans the request parts; returns the verdict with abuse signals and safe mode applied.
 Verdict scan_request(Server& s, Ctx& ctx, const RequestParts& parts, const detect::ProtectedPrompt* system) {
   const auto& engine = ctx.snap->engine;
   const policy::Exchange ex = exchange_of(parts, system);
@@ -182,19 +182,14 @@ net::awaitable<void> pass_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
   co_await http::async_write(stream, res, kTuple);
 }
 
-// The full exchange verdict at the end: request parts plus the response (escalations see both).
-Verdict scan_final(Server& s, Ctx& ctx, const RequestParts& parts, const detect::ProtectedPrompt* system,
-                   const std::string& response, const Verdict& request_verdict) {
+// The full exchange verdict at the end: the request's findings (abuse signals included) plus the
+// response's, decided together so that escalations see both. The request parts are not scanned
+// again (Engine::scan_response).
+Verdict scan_final(Server& s, Ctx& ctx, const detect::ProtectedPrompt* system, const std::string& response,
+                   const Verdict& request_verdict) {
   const auto& engine = ctx.snap->engine;
-  policy::Exchange ex = exchange_of(parts, system);
-  ex.response = response;
-  ex.has_response = true;
-  Verdict v = engine->scan_exchange(s.thread_state(engine), ex);
+  Verdict v = engine->scan_response(s.thread_state(engine), request_verdict, response, system);
   ctx.engine_us += v.latency_us;
-  std::vector<Finding> abuse;
-  for (const auto& f : request_verdict.findings)
-    if (f.detector == "abuse") abuse.push_back(f);
-  s.add_findings(v, std::move(abuse), ctx);
   s.finalize(v, ctx);
   s.count_verdict(v, "response");
   return v;
@@ -245,14 +240,14 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
   auto last_scan = std::chrono::steady_clock::now();
   constexpr std::size_t kHoldBack = 24;  // an e-mail or card number split across chunks stays unsent until whole
   const auto max_hold = std::chrono::milliseconds(100);
-  const std::string response_param = "choices[0].delta.content";
+  const std::string response_param = ctx.route == "/v1/completions" ? "choices[0].text" : "choices[0].delta.content";
 
   // Scans and releases what passed. Returns false when the stream must end (blocked or client gone).
   auto step = [&](bool final) -> net::awaitable<bool> {
     Verdict v;
     std::size_t w0 = 0;
     if (final) {
-      v = scan_final(s, ctx, parts, system, text, request_verdict);
+      v = scan_final(s, ctx, system, text, request_verdict);
     } else {
       w0 = text.size() > gw.stream_window_bytes ? text.size() - gw.stream_window_bytes : 0;
       v = engine->scan(s.thread_state(engine), Role::response, std::string_view(text).substr(w0), system);
@@ -463,20 +458,17 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
   if (parts.has_system) system = engine->prepare_system(parts.system);
   const detect::ProtectedPrompt* sp = parts.has_system ? &system : nullptr;
   const Verdict rv = scan_request(s, ctx, parts, sp);
+  // The request's verdict goes into the audit record now: every answer from here on (a block, an
+  // upstream failure, a passed-through error) is committed with it; a response verdict replaces it.
+  s.record_verdict(ctx, rv, parts.prompt, "");
   if (blocks(rv)) {
-    s.record_verdict(ctx, rv, parts.prompt, "");
-    {
-      co_await s.error(stream, ctx, block_status(rv), block_code(rv), what_blocked(rv, "request"),
-                               blocking_param(rv, parts.prompt_pieces, parts.context_params, ""), &rv);
-      co_return;
-    }
+    co_await s.error(stream, ctx, block_status(rv), block_code(rv), what_blocked(rv, "request"),
+                     blocking_param(rv, parts.prompt_pieces, parts.context_params, ""), &rv);
+    co_return;
   }
   Request up = upstream_request(ctx, req, req.body());
   std::unique_ptr<UpstreamConnection> conn;
-  if (!co_await call_upstream(s, stream, ctx, up, conn, &rv)) {
-    s.record_verdict(ctx, rv, parts.prompt, "");
-    co_return;
-  }
+  if (!co_await call_upstream(s, stream, ctx, up, conn, &rv)) co_return;
   const auto& res = conn->parser->get();
   const bool sse = res[http::field::content_type].find("text/event-stream") != std::string_view::npos;
   if (parts.stream && sse && res.result_int() == 200)
@@ -485,21 +477,15 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
       co_return;
     }
   UpstreamAnswer ans;
-  if (!co_await read_answer(s, stream, ctx, conn, ans, &rv)) {
-    s.record_verdict(ctx, rv, parts.prompt, "");
-    co_return;
-  }
+  if (!co_await read_answer(s, stream, ctx, conn, ans, &rv)) co_return;
   json answer = json::parse(ans.body, nullptr, false);
   if (ans.status != 200 || !answer.is_object()) {
-    s.record_verdict(ctx, rv, parts.prompt, "");
-    {
-      co_await pass_answer(s, stream, ctx, ans, &rv);
-      co_return;
-    }
+    co_await pass_answer(s, stream, ctx, ans, &rv);
+    co_return;
   }
   std::vector<Piece> pieces;
   const std::string response = response_text(answer, pieces);
-  const Verdict v = scan_final(s, ctx, parts, sp, response, rv);
+  const Verdict v = scan_final(s, ctx, sp, response, rv);
   permit.charge_tokens(usage_tokens(answer) ? usage_tokens(answer) : parts.estimated_tokens);
   s.record_verdict(ctx, v, parts.prompt, response);
   if (blocks(v)) {
@@ -559,13 +545,11 @@ net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Requ
   Verdict rv;
   if (!parts.prompt.empty()) {
     rv = scan_request(s, ctx, parts, nullptr);
+    s.record_verdict(ctx, rv, parts.prompt, "");  // every answer from here on is audited with it
     if (blocks(rv)) {
-      s.record_verdict(ctx, rv, parts.prompt, "");
-      {
       co_await s.error(stream, ctx, block_status(rv), block_code(rv), what_blocked(rv, "request"),
-                                 blocking_param(rv, parts.prompt_pieces, {}, ""), &rv);
+                       blocking_param(rv, parts.prompt_pieces, {}, ""), &rv);
       co_return;
-    }
     }
   }
   Request up = upstream_request(ctx, req, req.body());
@@ -579,7 +563,7 @@ net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Requ
     tensor_text(answer["outputs"], "outputs", out);
   permit.charge_tokens(parts.estimated_tokens);
   if (!out.prompt.empty()) {
-    const Verdict v = scan_final(s, ctx, parts, nullptr, out.prompt, rv);
+    const Verdict v = scan_final(s, ctx, nullptr, out.prompt, rv);
     s.record_verdict(ctx, v, parts.prompt, out.prompt);
     if (blocks(v)) {
       co_await s.error(stream, ctx, block_status(v), block_code(v), what_blocked(v, "response"), "outputs", &v);

@@ -216,14 +216,15 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
     fs.push_back(std::move(j));
   }
   ctx.rec.findings_json = fs.dump();
-  if (!prompt.empty()) ctx.rec.prompt_sha256 = store::sha256_hex(prompt);
+  // The request's verdict is recorded first and the exchange's replaces it: same prompt, hash once.
+  if (!prompt.empty() && ctx.rec.prompt_sha256.empty()) ctx.rec.prompt_sha256 = store::sha256_hex(prompt);
   if (!response.empty()) ctx.rec.response_sha256 = store::sha256_hex(response);
   if (ctx.snap->gw.store_raw_text) {
     ctx.rec.prompt_text = std::string(prompt);
     ctx.rec.response_text = std::string(response);
   } else {
-    // Redacted text: every finding's spans (not only redactable ones) are cut, so the log keeps the
-    // shape of the exchange and the evidence, not the sensitive bytes.
+    // Redacted text: the spans of redactable findings (PII, secrets) are replaced by their labels, so
+    // the log keeps the shape of the exchange and the evidence, not the sensitive bytes.
     auto cut = [&](std::string_view text, Role role) {
       std::vector<Cut> cuts;
       for (const auto& f : v.findings)
@@ -324,14 +325,13 @@ LoadResult<std::shared_ptr<const Snapshot>> load_snapshot(const std::string& con
   return R::success(std::move(snap));
 }
 
-void Server::reload(std::string& message, bool& ok) {
+std::string Server::reload(std::string& message) {
   auto res = load_snapshot(config_path, overrides);
   if (!res.ok()) {
-    ok = false;
     message = "reload refused, the running config stays: ";
     for (const auto& e : res.errors) message += e.format() + "; ";
     spdlog::error("gateway: {}", message);
-    return;
+    return res.errors.empty() ? std::string(errc::kConfigInvalidValue) : res.errors.front().code;
   }
   const auto old = snap.load();
   auto next = *res.value;
@@ -341,9 +341,9 @@ void Server::reload(std::string& message, bool& ok) {
   limiter->set_defaults(Limits{next->gw.requests_per_minute, next->gw.tokens_per_day, next->gw.concurrent, next->gw.max_body_bytes});
   snap.store(next);
   metrics.policy_info.set({next->policy_sha256, next->config_sha256});
-  ok = true;
   message = "reloaded: policy sha256 " + next->policy_sha256;
   spdlog::info("gateway: {}", message);
+  return {};
 }
 
 namespace {
@@ -354,13 +354,12 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
   detail["method"] = std::string(req.method_string());
   if (ctx.route == "/admin/reload") {
     std::string msg;
-    bool ok = false;
-    s.reload(msg, ok);
-    detail["ok"] = ok;
+    const std::string code = s.reload(msg);
+    detail["ok"] = code.empty();
     detail["message"] = msg;
     ctx.rec.detail_json = detail.dump();
-    if (!ok) {
-      co_await s.error(stream, ctx, 400, errc::kConfigInvalidValue, msg);
+    if (!code.empty()) {
+      co_await s.error(stream, ctx, 400, code, msg);
       co_return;
     }
     // (built outside the co_await: GCC 12 miscompiles braced string-literal initialisers in coroutines)
@@ -716,8 +715,7 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
     hup.async_wait([&](const beast::error_code& ec, int) {
       if (ec) return;
       std::string msg;
-      bool ok = false;
-      s.reload(msg, ok);
+      (void)s.reload(msg);  // logged either way
       wait_hup();
     });
   };

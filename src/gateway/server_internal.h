@@ -152,7 +152,10 @@ class Server {
   // Fills the audit record's verdict fields.
   void record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt, std::string_view response) const;
   bool killed(const std::string& route) const;
-  void reload(std::string& message, bool& ok);
+  // Loads the config again and swaps it in when it loads; otherwise keeps the running one. Returns
+  // "" on success, else the stable code of the first load error (e.g. config_unknown_key); `message`
+  // says what happened either way.
+  std::string reload(std::string& message);
 };
 
 std::string error_body(std::string_view code, const std::string& message, const std::string& param, const Verdict* v,

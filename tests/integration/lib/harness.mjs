@@ -152,10 +152,16 @@ export async function stopProcess(child, { signal = 'SIGTERM', graceMs = TIMEOUT
   }
   const exited = once(child, 'exit');
   child.kill(signal);
-  const timer = sleep(graceMs).then(() => 'timeout');
-  if ((await Promise.race([exited, timer])) === 'timeout') {
+  // Timers are cleared once the race is decided: a pending one would keep the test process alive.
+  let handle;
+  const timer = new Promise((resolve) => { handle = setTimeout(() => resolve('timeout'), graceMs); });
+  const outcome = await Promise.race([exited, timer]);
+  clearTimeout(handle);
+  if (outcome === 'timeout') {
     child.kill('SIGKILL');
-    await Promise.race([exited, sleep(5000)]);
+    let killHandle;
+    await Promise.race([exited, new Promise((resolve) => { killHandle = setTimeout(resolve, 5000); })]);
+    clearTimeout(killHandle);
     return { code: child.exitCode, signal: child.signalCode, forced: true };
   }
   return { code: child.exitCode, signal: child.signalCode, forced: false };
