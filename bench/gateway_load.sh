@@ -50,6 +50,7 @@
 #   PIN=both             unpinned | pinned | both
 #   WARMUP=3             seconds of unmeasured load on each target before the first round
 #   NGINX_WORKERS=1      nginx worker_processes
+#   GATEWAY_THREADS=0    the gateway's I/O threads (gateway.threads; 0 = one per core)
 #   BUILD_DIR=build-load directory of the dualguard binary (relative to the source root, or absolute)
 #   CONFIG=config/dualguard.yaml  (passed as DUALGUARD_CONFIG)
 #   KEEP=                a directory to copy the raw wrk outputs, results.tsv and logs into
@@ -73,6 +74,7 @@ ROUNDS=${ROUNDS:-3}
 PIN=${PIN:-both}
 WARMUP=${WARMUP:-3}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
+GATEWAY_THREADS=${GATEWAY_THREADS:-0}
 BUILD_DIR=${BUILD_DIR:-build-load}
 CONFIG=${CONFIG:-config/dualguard.yaml}
 KEEP=${KEEP:-}
@@ -183,7 +185,7 @@ KEY=$(tail -n 1 "$TMP/key.out")
 [[ $KEY == dg_* ]] || die "unexpected key line: $KEY"
 # --set is a global option: it goes before the subcommand.
 "$DG" --set gateway.limits.requests_per_minute=0 --set gateway.abuse.enabled=false \
-  serve --listen 127.0.0.1:0 --upstream "$UP" --data-dir "$TMP/data" \
+  --set gateway.threads="$GATEWAY_THREADS" serve --listen 127.0.0.1:0 --upstream "$UP" --data-dir "$TMP/data" \
   >"$TMP/dualguard.log" 2>"$TMP/dualguard.err.log" &
 DG_PID=$!; PIDS+=("$DG_PID")
 DG_PORT=$(wait_port "$TMP/dualguard.log" "dualguard: listening" "$DG_PID")

@@ -500,8 +500,10 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
       co_return;
     }
   }
-  if (v.action == Action::redact) redact_answer(answer, pieces, v.findings);
-  ans.body = answer.dump();
+  if (v.action == Action::redact) {
+    redact_answer(answer, pieces, v.findings);
+    ans.body = answer.dump();
+  }  // else the upstream's bytes go out unchanged
   co_await pass_answer(s, stream, ctx, ans, &v);
 }
 
