@@ -125,6 +125,9 @@ Metrics::Metrics(Registry& r)
                                   {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1})),
       upstream_duration(r.histogram("dualguard_gateway_upstream_duration_seconds", "Upstream time per request (to the last byte).",
                                     Registry::latency_buckets())),
+      audit_commit_duration(r.histogram("dualguard_gateway_audit_commit_duration_seconds",
+                                        "Wait for the audit record's commit before the answer is sent.",
+                                        {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1})),
       upstream_errors(r.counter_family("dualguard_gateway_upstream_errors_total", "Upstream failures by kind.",
                                        {{"kind", {"connect", "timeout", "reset", "protocol", "status_5xx", "breaker_open"}}})),
       limiter_rejections(r.counter_family("dualguard_gateway_limiter_rejections_total", "Requests refused by a per-key limit.",
@@ -269,7 +272,9 @@ net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code)
   ctx.rec.latency_total_us = static_cast<std::int64_t>(us_since(ctx.t0));
   ctx.rec.latency_engine_us = static_cast<std::int64_t>(ctx.engine_us);
   ctx.rec.latency_upstream_us = static_cast<std::int64_t>(ctx.upstream_us);
+  const auto t_commit = std::chrono::steady_clock::now();
   const store::Status st = co_await async_append(*audit, ctx.rec);
+  metrics.audit_commit_duration.observe(static_cast<double>(us_since(t_commit)) / 1e6);
   if (!st.ok()) {
     metrics.audit_errors.inc();
     spdlog::error("gateway: audit append failed for {}: {}", ctx.request_id, st.error().format());

@@ -78,6 +78,7 @@ struct Metrics {
   Family<Histogram>& duration;      // route
   Histogram& engine_duration;
   Histogram& upstream_duration;
+  Histogram& audit_commit_duration;  // from queueing the record to resuming with its commit done
   Family<Counter>& upstream_errors;  // kind
   Family<Counter>& limiter_rejections;  // code
   Counter& fail_open;

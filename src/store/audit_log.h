@@ -109,6 +109,9 @@ class AuditLog {
     // Start a writer thread of its own that does every commit (append_async() needs it). Without
     // one, appenders commit on their own threads (leader/follower, see append()).
     bool writer_thread = false;
+    // With writer_thread: WAL checkpoints run on a background thread of their own (PASSIVE, never in
+    // a commit), and the writer truncates the WAL itself only once it holds this many frames (pages).
+    int wal_cap_frames = 16384;  // 64 MB at 4 KB pages
   };
 
   // Opens (or, unless read_only, creates) DIR/audit.db and reads the last record to continue the

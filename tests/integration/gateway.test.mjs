@@ -88,6 +88,25 @@ gatewaySuite('probes and metrics', () => {
     assert.equal(res.status, 200, res.text);
     assert.ok((await total()) > before, 'some dualguard_*_total counter increased');
   });
+
+  it('the documented latency histograms count every proxied request (request, engine, upstream, audit commit)', async () => {
+    const counts = async () => {
+      const text = (await request(gw.url, 'GET', '/metrics')).text;
+      const out = {};
+      for (const name of ['request_duration_seconds', 'engine_duration_seconds', 'upstream_duration_seconds',
+        'audit_commit_duration_seconds']) {
+        const lines = text.split('\n').filter((l) => l.startsWith(`dualguard_gateway_${name}_count`));
+        assert.ok(lines.length > 0, `dualguard_gateway_${name}_count is exported`);
+        out[name] = lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      }
+      return out;
+    };
+    const before = await counts();
+    const res = await request(gw.url, 'POST', CHAT, { key: keys.client, body: userChat(BENIGN) });
+    assert.equal(res.status, 200, res.text);
+    const after = await counts();
+    for (const [name, n] of Object.entries(after)) assert.ok(n > before[name], `${name} counted the request`);
+  });
 });
 
 // ---- POST /v1/scan ---------------------------------------------------------------------------------

@@ -393,6 +393,38 @@ TEST(AuditLog, AsyncAppendsFromManyThreadsFormOneChainAndEachCompletesOnce) {
   EXPECT_EQ(v.records_checked, kThreads * kPerThread + kThreads * (kPerThread / 50));
 }
 
+// With the writer thread, SQLite never checkpoints inside a commit; the WAL is bounded by the cap
+// (the writer truncates it once it holds wal_cap_frames pages) and the chain stays intact.
+TEST(AuditLog, WriterThreadKeepsTheWalBelowItsCap) {
+  TempDir dir("walcap");
+  AuditLog::Options o;
+  o.writer_thread = true;
+  o.wal_cap_frames = 64;
+  auto opened = AuditLog::open(dir.path(), o);
+  ASSERT_TRUE(opened.ok()) << opened.error().format();
+  auto log = std::move(opened).value();
+  const auto wal = dir.path() / "audit.db-wal";
+  std::uintmax_t largest = 0;
+  constexpr int kRecords = 1500;
+  for (int i = 1; i <= kRecords; ++i) {
+    AuditRecord r = sample(i);
+    r.prompt_text.assign(3000, 'p');  // about one page per record
+    ASSERT_TRUE(log->append(r).ok());
+    std::error_code ec;
+    largest = std::max<std::uintmax_t>(largest, std::filesystem::file_size(wal, ec));
+  }
+  // Without the cap the WAL would hold every page of 1500 records (> 6 MB, SQLite's own automatic
+  // checkpoint being off). With it: the cap plus one commit's pages plus the WAL header.
+  EXPECT_GT(largest, 0u);
+  EXPECT_LT(largest, (64u + 16u) * 4096u + 4096u) << "largest WAL: " << largest << " bytes";
+  log.reset();
+  auto reader = open_log(dir);
+  ASSERT_TRUE(reader);
+  const auto v = verify(*reader);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, kRecords);
+}
+
 TEST(AuditLog, AsyncAppendWithoutTheWriterThreadFailsAtOnce) {
   TempDir dir("async_nowriter");
   auto log = open_log(dir);
