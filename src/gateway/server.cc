@@ -693,9 +693,15 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
   if (!errors.empty()) return 2;
 
   const unsigned threads = gw.threads ? gw.threads : std::max(1u, std::thread::hardware_concurrency());
+  // The Server outlives the io_context: after a drain that timed out, ~io_context destroys the
+  // request coroutines still suspended in it, and they touch the Server (in-flight count, metrics).
+  // Its own I/O objects (the upstream pool's sockets) are released explicitly before ~io_context.
+  std::unique_ptr<Server> server;
   net::io_context io(static_cast<int>(threads));
-  Server s(io, *snap.value, std::move(audit.value()), std::move(keys.value()), std::move(*limiter.value),
-           gw.abuse_enabled ? std::move(*abuse.value) : nullptr, std::move(*breakers.value), opt.config_path, opt.overrides);
+  server = std::make_unique<Server>(io, *snap.value, std::move(audit.value()), std::move(keys.value()),
+                                    std::move(*limiter.value), gw.abuse_enabled ? std::move(*abuse.value) : nullptr,
+                                    std::move(*breakers.value), opt.config_path, opt.overrides);
+  Server& s = *server;
 
   tcp::acceptor acceptor(io);
   try {
@@ -753,6 +759,10 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // The audit writer commits what is still queued; the completions it posts to the stopped io_context
+  // never run and are destroyed with it. Then the upstream sockets close while io is alive.
+  s.audit.reset();
+  s.pool.reset();
   spdlog::info("gateway: stopped");
   return 0;
 }

@@ -174,7 +174,8 @@ struct AuditLog::Impl {
     AuditRecord* record;
     Status status;
     bool done = false;
-    AppendDone on_done;  // append_async(): owned by the queue entry, which is then heap-allocated
+    AppendDone on_done;  // append_async() only
+    bool async = false;  // heap-allocated by append_async(), deleted after on_done (if any) is called
   };
 
   std::filesystem::path file;
@@ -213,6 +214,8 @@ struct AuditLog::Impl {
   // SQLite from rewinding it) does the writer run one TRUNCATE checkpoint itself (Options::
   // wal_cap_frames), which is then short because nearly everything is already copied.
   static constexpr std::chrono::milliseconds kCheckpointEvery{250};
+  static constexpr int kWriterBusyTimeoutMs = 5000;  // as Db::open sets it (sqlite.h)
+  int next_truncate_at = 0;  // writer thread only: frames before the next TRUNCATE attempt
   std::thread checkpointer;
   std::condition_variable checkpointer_cv;  // stopping
   std::atomic<int> wal_frames{0};           // WAL size after the last commit (sqlite3_wal_hook)
@@ -268,12 +271,23 @@ void AuditLog::Impl::checkpointer_loop() {
 }
 
 void AuditLog::Impl::checkpoint_if_wal_too_large() {
-  if (wal_frames.load(std::memory_order_relaxed) < options.wal_cap_frames) return;
-  // TRUNCATE waits (busy timeout) for the checkpointer and readers, copies the rest, rewinds and
-  // truncates the WAL. On failure the next commit tries again.
+  const int frames = wal_frames.load(std::memory_order_relaxed);
+  if (frames < options.wal_cap_frames || frames < next_truncate_at) return;
+  // TRUNCATE without waiting: with a busy timeout it would wait (5 s) for the checkpointer or for a
+  // reader's snapshot (`audit verify` on a live log) while answers queue. When it cannot finish now,
+  // try again after another half cap of frames; a reader that keeps its snapshot open keeps the WAL
+  // from shrinking until it ends.
+  sqlite3* h = db->handle();
+  sqlite3_busy_timeout(h, 0);
   int log = 0;
-  if (sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr) == SQLITE_OK)
-    wal_frames.store(log < 0 ? 0 : log, std::memory_order_relaxed);
+  const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr);
+  sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  if (rc == SQLITE_OK) {
+    wal_frames.store(0, std::memory_order_relaxed);
+    next_truncate_at = 0;
+  } else {
+    next_truncate_at = frames + std::max(1, options.wal_cap_frames / 2);
+  }
 }
 
 void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*>& finished) {
@@ -284,16 +298,13 @@ void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*
   lk.unlock();
   Head new_head;
   Status st = commit_batch(new_head);
-  if (writer_mode) {  // (see checkpointer)
-    commits.fetch_add(1, std::memory_order_relaxed);
-    checkpoint_if_wal_too_large();
-  }
+  if (writer_mode) commits.fetch_add(1, std::memory_order_relaxed);  // (see checkpointer)
   lk.lock();
   if (st.ok()) head = std::move(new_head);
   for (Pending* q : batch) {
     q->status = st;
     q->done = true;
-    if (q->on_done) finished.push_back(q);  // within the reserved capacity: a batch is <= max_batch
+    if (q->async) finished.push_back(q);  // within the reserved capacity: a batch is <= max_batch
   }
   batch.clear();
   leading = false;
@@ -313,16 +324,16 @@ void AuditLog::Impl::writer_loop() {
       continue;
     }
     lead(lk, finished);
-    if (finished.empty()) continue;
     lk.unlock();
     for (Pending* p : finished) {
       std::unique_ptr<Pending> owned(p);
       try {
-        owned->on_done(std::move(owned->status));
+        if (owned->on_done) owned->on_done(std::move(owned->status));
       } catch (...) {  // a completion must not throw (contract); never let it end the writer
       }
     }
     finished.clear();
+    checkpoint_if_wal_too_large();  // after the batch's answers are on their way
     lk.lock();
   }
 }
@@ -384,7 +395,7 @@ Status AuditLog::append(AuditRecord& record) {
   Impl& m = *impl_;
   if (m.options.read_only)
     return Error{std::string(errc::kStoreIo), m.file.string() + ": the audit log was opened read-only"};
-  Impl::Pending p{&record, {}, false, {}};
+  Impl::Pending p{&record, {}, false, {}, false};
   std::unique_lock lk(m.mu);
   try {
     m.queue.push_back(&p);
@@ -411,7 +422,7 @@ Status AuditLog::append(AuditRecord& record) {
 void AuditLog::append_async(AuditRecord& record, AppendDone done) {
   Impl& m = *impl_;
   if (m.options.read_only || !m.writer_mode) {
-    done(Error{std::string(errc::kStoreIo),
+    if (done) done(Error{std::string(errc::kStoreIo),
                m.file.string() + (m.options.read_only ? ": the audit log was opened read-only"
                                                        : ": append_async needs the writer thread")});
     return;
@@ -419,15 +430,18 @@ void AuditLog::append_async(AuditRecord& record, AppendDone done) {
   std::unique_ptr<Impl::Pending> p;
   try {
     // new-expression: the allocation happens before `done` is moved, so a failed one leaves `done`.
-    p.reset(new Impl::Pending{&record, {}, false, std::move(done)});
+    p.reset(new Impl::Pending{&record, {}, false, std::move(done), true});
     std::lock_guard lk(m.mu);
     m.queue.push_back(p.get());
     p.release();  // owned by the queue until the writer calls it back
     if (m.writer_sleeping) m.writer_cv.notify_one();
   } catch (const std::exception& e) {
     Error err{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
-    if (p) p->on_done(std::move(err));  // push_back failed
-    else if (done) done(std::move(err));  // allocation failed before `done` was moved
+    if (p) {  // push_back failed
+      if (p->on_done) p->on_done(std::move(err));
+    } else if (done) {
+      done(std::move(err));  // allocation failed before `done` was moved
+    }
   }
 }
 

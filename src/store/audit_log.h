@@ -110,7 +110,9 @@ class AuditLog {
     // one, appenders commit on their own threads (leader/follower, see append()).
     bool writer_thread = false;
     // With writer_thread: WAL checkpoints run on a background thread of their own (PASSIVE, never in
-    // a commit), and the writer truncates the WAL itself only once it holds this many frames (pages).
+    // a commit), and the writer truncates the WAL itself only once it holds this many frames (pages),
+    // without waiting: while a reader keeps a snapshot open (a long `audit verify` of a live log) the
+    // WAL cannot shrink and grows until the reader ends.
     int wal_cap_frames = 16384;  // 64 MB at 4 KB pages
   };
 
