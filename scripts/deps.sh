@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libhyperscan-dev libicu-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libpcre2-dev libfasttext-dev libsqlite3-dev libboost1.81-dev
+  libhyperscan-dev libicu-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libsodium-dev libpcre2-dev libfasttext-dev liblinear-dev libsqlite3-dev libboost1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   jq sqlite3

@@ -24,8 +24,8 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   auto quiet = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "train",
-      "train a learned detector's model (fastText) from labelled corpora: writes <out>/<task>.ftz, a model card\n"
-      "<out>/<task>.md and <out>/<task>.json, and prints the config lines that pin the model (sha256, thresholds)");
+      "train a learned detector's model from labelled corpora: writes <out>/<task>.dglm (linear learner) or\n"
+      "<out>/<task>.ftz (fastText), a model card <out>/<task>.md and <out>/<task>.json, and prints the config lines that pin the model (sha256, thresholds)");
   std::string tasks;
   for (const auto& t : learn::task_names()) tasks += (tasks.empty() ? "" : ", ") + t;
   cmd->add_option("--task", opt->task, "what to train: " + tasks)->required();
@@ -35,9 +35,24 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
                   "false-positive rate on the dev negatives at the chosen threshold (default 0.01, for prompt_attack and "
                   "harmful_request on benign/dev); toxicity and harmful_response use their own 0.05 on their clean class")
       ->check(CLI::Range(0.0001, 0.5));
+  cmd->add_option("--block-fpr", opt->block_fpr,
+                  "block (severity high) only at this lower false-positive rate; findings between it and --target-fpr "
+                  "are severity medium (the default policy: review). Default: the task's (prompt_attack 0.005; others: "
+                  "block at --target-fpr)")
+      ->check(CLI::Range(0.0, 0.5));
   cmd->add_option("--seed", opt->seed, "random seed for data order, augmentation and fastText (default 1)");
   cmd->add_option("--threads", opt->threads, "fastText training threads; 1 (default) gives bit-identical output")
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--learner", opt->learner,
+                  "fasttext or linear (default: the task's: prompt_attack linear, the others fasttext)")
+      ->check(CLI::IsMember({"fasttext", "linear"}));
+  cmd->add_option("--C", opt->C, "linear learner: inverse regularisation strength (default: the task's, 16)")
+      ->check(CLI::Range(0.0001, 10000.0));
+  cmd->add_option("--bits", opt->bits, "linear learner: 2^bits feature hash buckets (default 20: a 4 MB model)")
+      ->check(CLI::Range(8, 26));
+  cmd->add_option("--char-ngrams", opt->linear_minn, "linear learner: shortest character n-gram (default 2)")->check(CLI::Range(1, 16));
+  cmd->add_option("--char-ngrams-max", opt->linear_maxn, "linear learner: longest character n-gram (default 6)")->check(CLI::Range(1, 16));
+  cmd->add_option("--smooth", opt->smooth, "linear learner: norm smoothing (default: the task's)")->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--epoch", opt->epoch, "training epochs (default: the task's: prompt_attack 15, harmful_response 25, others 5)")->check(CLI::Range(1, 1000));
   cmd->add_option("--lr", opt->lr, "learning rate (default: the task's: prompt_attack 0.3, harmful_response 0.5, others 0.1)")->check(CLI::Range(0.001, 5.0));
   cmd->add_option("--dim", opt->dim, "embedding dimension (default 32)")->check(CLI::Range(2, 512));
@@ -101,6 +116,7 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
     }
     opt->command_line = "dualguard train --task " + opt->task + " --corpora " + opt->corpora + " --out " + opt->out_dir +
                         " --seed " + std::to_string(opt->seed) + " --threads " + std::to_string(opt->threads);
+    if (!opt->learner.empty()) opt->command_line += " --learner " + opt->learner;
     for (const auto& h : opt->holdout_sources) opt->command_line += " --holdout-source '" + h + "'";
     const bool tty = ::isatty(2) != 0;
     std::mutex mu;
@@ -124,9 +140,11 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
     }
     const auto& r = *res.value;
     std::printf("model:   %s (%ju bytes)\ncard:    %s\n", r.model_path.c_str(), r.model_bytes, r.card_path.c_str());
-    std::printf("dev:     detection %zu/%zu = %.1f%%", r.detection.hits, r.detection.n, 100 * r.detection.rate());
+    std::printf("dev:     detection %zu/%zu = %.1f%% (blocked %.1f%%)", r.detection.hits, r.detection.n,
+                100 * r.detection.rate(), 100 * r.blocked.rate());
     for (const auto& [set, f] : r.false_positives)
-      std::printf(", fp %s %zu/%zu = %.2f%%", set.c_str(), f.hits, f.n, 100 * f.rate());
+      std::printf(", fp %s %zu/%zu = %.2f%% (blocked %.2f%%)", set.c_str(), f.hits, f.n, 100 * f.rate(),
+                  100 * r.false_blocks.at(set).rate());
     std::printf(", AUROC %.4f, F1 %.3f\n", r.auroc, r.f1);
     std::printf("config (detectors.%s):\n  sha256: %s\n  threshold: %.6f\n  review_threshold: %.6f\n", opt->task.c_str(),
                 r.sha256.c_str(), r.threshold, r.review_threshold);

@@ -23,10 +23,11 @@
 #include <vector>
 
 #include "core/load_result.h"
+#include "detect/text_model.h"
 
 namespace dg::detect {
 
-class FastTextModel {
+class FastTextModel final : public TextModel {
  public:
   struct Options {
     std::string path;             // .ftz / .bin written by `dualguard train`
@@ -39,22 +40,21 @@ class FastTextModel {
   // pruned dictionary).
   static LoadResult<std::shared_ptr<const FastTextModel>> load(const Options& opt);
 
-  // One token's share of the positive label's logit margin (positive pushes towards the label).
-  struct Contribution {
-    std::uint32_t start = 0, end = 0;  // byte range of the token (or word pair) in the scored text
-    double weight = 0.0;               // contribution to the logit margin (already divided by N)
-  };
+  // One token's share of the positive label's logit margin (already divided by N).
+  using Contribution = detect::Contribution;
 
   // Probability of the positive label for `text` scored as one line (newlines count as spaces).
   // When `explain` is non-null it receives every token's contribution (unsorted); the end-of-line
   // row comes as an empty span at the end. The contributions sum to the logit of the result.
   // `known` (optional) receives the number of in-vocabulary tokens: how much of the text the model
   // has actually seen in training.
-  double score(std::string_view text, std::vector<Contribution>* explain = nullptr, std::size_t* known = nullptr) const;
+  double score(std::string_view text, std::vector<Contribution>* explain = nullptr,
+               std::size_t* known = nullptr) const override;
 
   std::size_t labels() const noexcept { return labels_.size(); }
   const std::vector<std::string>& label_names() const noexcept { return labels_; }
-  const std::string& sha256() const noexcept { return sha256_; }
+  const std::string& sha256() const noexcept override { return sha256_; }
+  std::string_view kind() const noexcept override { return "fasttext"; }
   std::size_t dim() const noexcept { return dim_; }
   std::size_t rows() const noexcept { return rows_; }
 

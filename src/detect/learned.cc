@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "core/errors.h"
+#include "detect/linear_model.h"
 
 namespace dg::detect {
 
@@ -25,6 +27,25 @@ std::string one_line(std::string_view s) {
   return out;
 }
 
+LoadResult<std::shared_ptr<const TextModel>> load_text_model(const std::string& path, const std::string& sha256,
+                                                             const std::string& positive_label) {
+  using R = LoadResult<std::shared_ptr<const TextModel>>;
+  std::string head(LinearModel::kMagic.size(), '\0');
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return R::failure({LoadError{path, 0, 0, std::string(errc::kConfigIo), "cannot read the model file"}});
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  }
+  auto widen = [](auto r) {
+    R out;
+    out.errors = std::move(r.errors);
+    if (r.value) out.value = std::shared_ptr<const TextModel>(std::move(*r.value));
+    return out;
+  };
+  if (head == LinearModel::kMagic) return widen(LinearModel::load({path, sha256, positive_label}));
+  return widen(FastTextModel::load({path, sha256, positive_label}));
+}
+
 LoadResult<std::unique_ptr<LearnedDetector>> LearnedDetector::create(const Config& cfg) {
   using R = LoadResult<std::unique_ptr<LearnedDetector>>;
   LoadErrors errors;
@@ -37,7 +58,7 @@ LoadResult<std::unique_ptr<LearnedDetector>> LearnedDetector::create(const Confi
   if (cfg.roles == 0) bad("roles must not be empty");
   if (cfg.model.empty()) bad("model is required");
   if (!errors.empty()) return R::failure(std::move(errors));
-  auto m = FastTextModel::load({cfg.model, cfg.sha256, cfg.positive_label});
+  auto m = load_text_model(cfg.model, cfg.sha256, cfg.positive_label);
   if (!m.ok()) return R::failure(std::move(m.errors));
   return R::success(std::unique_ptr<LearnedDetector>(new LearnedDetector(cfg, std::move(*m.value))));
 }
@@ -83,9 +104,12 @@ bool LearnedDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>& 
     if (s < cfg_.review_threshold) return true;
     const text::View& view = in.text.views[vi];
     const std::string_view t = std::string_view(view.text).substr(0, cfg_.max_scan_bytes).substr(a, b - a);
-    std::vector<FastTextModel::Contribution> contrib;
+    std::vector<Contribution> contrib;
     model_->score(t, &contrib);
-    std::sort(contrib.begin(), contrib.end(), [](const auto& x, const auto& y) { return x.weight > y.weight; });
+    // Only the top tokens are named: drop what cannot be listed, then order just those.
+    std::erase_if(contrib, [](const Contribution& c) { return c.end <= c.start || c.weight <= 0; });
+    const auto top = contrib.begin() + static_cast<std::ptrdiff_t>(std::min(contrib.size(), cfg_.explain_top));
+    std::partial_sort(contrib.begin(), top, contrib.end(), [](const auto& x, const auto& y) { return x.weight > y.weight; });
     Finding f;
     f.detector = cfg_.name;
     f.category = cfg_.category;

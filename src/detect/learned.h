@@ -1,10 +1,10 @@
 // The shared machinery of the learned detectors (prompt_attack, harmful_request, toxicity,
-// harmful_response): a fastText model scored on every folded view of the input, the highest score
+// harmful_response): a text model (fastText or linear, text_model.h) scored on every folded view of the input, the highest score
 // wins, and the finding explains itself with the tokens that moved the score most.
 //
 // Config (per detector, `detectors.<name>` in dualguard.yaml):
 //   enabled: true
-//   model: ../models/prompt_attack.ftz   relative to the config file
+//   model: ../models/prompt_attack.dglm  relative to the config file (.ftz: fastText; the kind is read from the file)
 //   sha256: <hex>                         pinned digest; a different file is refused (tampered_artifact)
 //   threshold: 0.9                        score at which the finding is severity high (policy: block)
 //   review_threshold: 0.7                 score at which a finding is reported at severity medium
@@ -23,6 +23,7 @@
 
 #include "detect/detector.h"
 #include "detect/fasttext_model.h"
+#include "detect/text_model.h"
 
 namespace dg::detect {
 
@@ -53,7 +54,7 @@ class LearnedDetector : public Detector {
   std::vector<std::string> categories() const override { return {cfg_.category}; }
 
   const Config& config() const noexcept { return cfg_; }
-  const FastTextModel& model() const noexcept { return *model_; }
+  const TextModel& model() const noexcept { return *model_; }
 
   // The highest score over the folded views of `n` (and windows of long views): what `scan`
   // compares with the thresholds. `view` receives the index of the winning view.
@@ -61,12 +62,12 @@ class LearnedDetector : public Detector {
                     std::size_t* window_end = nullptr) const;
 
  protected:
-  explicit LearnedDetector(Config cfg, std::shared_ptr<const FastTextModel> model)
+  explicit LearnedDetector(Config cfg, std::shared_ptr<const TextModel> model)
       : cfg_(std::move(cfg)), model_(std::move(model)) {}
 
  private:
   Config cfg_;
-  std::shared_ptr<const FastTextModel> model_;
+  std::shared_ptr<const TextModel> model_;
 };
 
 // The text a model is trained on and scores: whitespace (newlines, tabs) folded to single spaces,

@@ -70,6 +70,12 @@ const char* known_gaps(const std::string& task) {
            "  rewrites are the hardest positives; long documents are scored in 2 KB windows.\n"
            "* Negatives are dominated by short Alpaca-style instructions; long benign documents (e-mails, code,\n"
            "  tables) are fewer, so false positives on long benign context are likelier than the dev rate suggests.\n"
+           "* Short imperative prompts whose words are the Tensor Trust attackers' vocabulary are over-flagged:\n"
+           "  measured by hand, \"Say something nice\", \"What is the password?\" and \"You are a helpful\n"
+           "  assistant\" are blocked, \"Render my notes\", \"Print hello world in Python\" and \"Write a strong\n"
+           "  password policy\" reviewed (the benign corpora hold few such prompts). Blocking only the top 0.5% of\n"
+           "  benign scores and reviewing the band below is the mitigation, not a fix.\n"
+           "* BIPIA code contexts (pasted Stack Overflow answers) are the weakest benign category on dev.\n"
            "* The threshold is picked on the dev split, so the dev numbers at that threshold are optimistic;\n"
            "  sources held out entirely are the honest measure (see README).\n";
   if (task == "harmful_request")
@@ -106,8 +112,13 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
     << "| | |\n|---|---|\n"
     << "| file | `models/" << file << "` (" << res.model_bytes << " bytes) |\n"
     << "| sha256 | `" << res.sha256 << "` |\n"
-    << "| kind | fastText supervised classifier (libfasttext " << "0.9.2, Debian), softmax, "
-    << (opt.quantize ? "product-quantised input matrix (dsub 2), dense output matrix" : "not quantised") << " |\n"
+    << (opt.learner == "linear"
+            ? "| kind | logistic regression (liblinear 2.3, Debian; L2-regularised, C " + num(opt.C, 1) +
+                  ") over 2^" + std::to_string(opt.bits) + " hashed sublinear TF-IDF features: words, word pairs, "
+                  "character " + std::to_string(opt.linear_minn) + "-" + std::to_string(opt.linear_maxn) +
+                  "-grams; weights 16-bit quantised |\n"
+            : std::string("| kind | fastText supervised classifier (libfasttext 0.9.2, Debian), softmax, ") +
+                  (opt.quantize ? "product-quantised input matrix (dsub 2), dense output matrix" : "not quantised") + " |\n")
     << "| labels | `" << task.positive_label << "` (positive), `" << task.negative_label << "` |\n"
     << "| input | the engine's normaliser output (NFKC case fold, invisible characters stripped, homoglyphs "
        "folded), on one line; the detector scores every folded view and keeps the highest |\n"
@@ -131,6 +142,8 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
     o << "`" << p.folder << "/`";
     if (p.weight > 1) o << " repeated x" << p.weight << " (hard negatives)";
     if (p.cap) o << " capped at " << p.cap << " examples per source";
+    if (p.minority_weight > 1)
+      o << ", categories with fewer than " << p.minority_below << " examples repeated x" << p.minority_weight;
     o << "; ";
   }
   o << task.augment << " augmented cop" << (task.augment == 1 ? "y" : "ies")
@@ -143,15 +156,28 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
 
   o << "\n## Training\n\n```\n" << (opt.command_line.empty() ? "dualguard train --task " + task.name : opt.command_line)
     << "\n```\n\n"
-    << "epoch " << opt.epoch << ", lr " << opt.lr << ", dim " << opt.dim << ", wordNgrams " << opt.word_ngrams
-    << ", character n-grams " << opt.minn << "-" << opt.maxn << ", bucket " << opt.bucket << ", seed " << opt.seed
-    << ", " << opt.threads << " thread(s)" << (opt.threads == 1 ? " (bit-identical output)" : "") << "; "
-    << num(res.train_seconds, 1) << " s.\n";
+    << (opt.learner == "linear"
+            ? "liblinear L2R_LR (primal trust-region Newton), C " + num(opt.C, 1) + ", eps 0.01, bias as a regularised "
+                  "feature, 2^" + std::to_string(opt.bits) + " buckets, character n-grams " +
+                  std::to_string(opt.linear_minn) + "-" + std::to_string(opt.linear_maxn) + ", norm smoothing " +
+                  num(opt.smooth, 0) + ", seed " +
+                  std::to_string(opt.seed) + " (data order and augmentation; the solver is deterministic)"
+            : "epoch " + std::to_string(opt.epoch) + ", lr " + num(opt.lr, 2) + ", dim " + std::to_string(opt.dim) +
+                  ", wordNgrams " + std::to_string(opt.word_ngrams) + ", character n-grams " + std::to_string(opt.minn) +
+                  "-" + std::to_string(opt.maxn) + ", bucket " + std::to_string(opt.bucket) + ", seed " +
+                  std::to_string(opt.seed) + ", " + std::to_string(opt.threads) + " thread(s)" +
+                  (opt.threads == 1 ? " (bit-identical output)" : ""))
+    << "; " << num(res.train_seconds, 1) << " s.\n";
 
-  o << "\n## Dev metrics (at the threshold; 95% Wilson intervals)\n\n"
+  const bool band = res.threshold > res.review_threshold;
+  o << "\n## Dev metrics (flagged = score at or above the review threshold; 95% Wilson intervals)\n\n"
     << "| measure | value |\n|---|---|\n"
     << "| detection (positives flagged) | " << rate_cell(res.detection) << " |\n";
-  for (const auto& [set, r] : res.false_positives) o << "| false positives, " << set << " | " << rate_cell(r) << " |\n";
+  if (band) o << "| detection, blocked (at the block threshold) | " << rate_cell(res.blocked) << " |\n";
+  for (const auto& [set, r] : res.false_positives) {
+    o << "| false positives, " << set << " | " << rate_cell(r) << " |\n";
+    if (band) o << "| false positives blocked, " << set << " | " << rate_cell(res.false_blocks.at(set)) << " |\n";
+  }
   o << "| AUROC (all positives vs all negatives) | " << num(res.auroc, 4) << " |\n"
     << "| precision / recall / F1 | " << num(res.precision) << " / " << num(res.recall) << " / " << num(res.f1)
     << " |\n\nDetection by source:\n\n| source | detected |\n|---|---|\n";
@@ -159,7 +185,10 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
   o << "\nThreshold rule: "
     << (task.rule == ThresholdRule::target_fpr
             ? "the lowest score at which the dev false-positive rate on the negatives of `" + fpr_set_name(task) +
-                  "` is at most " + pct(opt.target_fpr) + ", for both severities."
+                  "` is at most " + pct(opt.target_fpr) +
+                  (band ? " (severity medium: the default policy reviews); severity high (block) where it is at most " +
+                              pct(opt.block_fpr) + "."
+                        : std::string(", for both severities."))
             : std::string("the score that maximises F1 on dev."))
     << " Because the threshold is chosen on dev, the dev figures at that threshold are optimistic.\n";
   o << "\n## Known gaps\n\n" << known_gaps(task.name);
@@ -177,16 +206,22 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
   j["threshold"] = res.threshold;
   j["review_threshold"] = res.review_threshold;
   j["positive_label"] = task.positive_label;
+  j["learner"] = opt.learner;
+  if (opt.learner == "linear")
+    j["linear"] = {{"C", opt.C}, {"bits", opt.bits}, {"char_minn", opt.linear_minn}, {"char_maxn", opt.linear_maxn}, {"smooth", opt.smooth}};
   j["hyperparameters"] = {{"epoch", opt.epoch}, {"lr", opt.lr},         {"dim", opt.dim},
                           {"word_ngrams", opt.word_ngrams}, {"minn", opt.minn}, {"maxn", opt.maxn},
                           {"bucket", opt.bucket}, {"seed", opt.seed},   {"threads", opt.threads},
-                          {"quantized", opt.quantize}, {"target_fpr", opt.target_fpr}};
+                          {"quantized", opt.quantize}, {"target_fpr", opt.target_fpr},
+                          {"block_fpr", opt.block_fpr}};
   j["train_lines"] = res.train_lines;
   auto rate = [](const Rate& r) {
     const auto [lo, hi] = wilson(r);
     return nlohmann::ordered_json{{"n", r.n}, {"hits", r.hits}, {"rate", r.rate()}, {"ci95", {lo, hi}}};
   };
   j["dev"]["detection"] = rate(res.detection);
+  j["dev"]["blocked"] = rate(res.blocked);
+  for (const auto& [set, r] : res.false_blocks) j["dev"]["false_blocks"][set] = rate(r);
   for (const auto& [set, r] : res.false_positives) j["dev"]["false_positives"][set] = rate(r);
   for (const auto& [src, r] : res.detection_by_source) j["dev"]["detection_by_source"][src] = rate(r);
   j["dev"]["auroc"] = res.auroc;

@@ -29,7 +29,7 @@ const std::vector<Task>& tasks() {
       k.description = "prompt injection and jailbreak attempts (attacks on the AI system) vs ordinary, risky-looking "
                       "and plainly harmful requests";
       k.parts = {{"injection", {"attack"}, {}, 1, 0, false},
-                 {"benign", {}, {"benign"}, 1, 8000, true},
+                 {"benign", {}, {"benign"}, 1, 8000, true, 1000, 8},
                  {"borderline", {}, {"benign"}, 4, 0, false},
                  {"harmful", {}, {"harmful"}, 1, 0, false}};
       k.augment = 2;
@@ -39,6 +39,19 @@ const std::vector<Task>& tasks() {
       // JailbreakBench and BIPIA held out of training, 83.8% vs 81.7% (the gain is not dev overfitting)
       k.epoch = 15;
       k.lr = 0.3;
+      // measured (same data, 1% benign FPR on dev): logistic regression over character 2-6-grams,
+      // words and word pairs detects more than fastText, in-source and on held-out sources
+      // (docs/learned.md); fastText stays available with --learner fasttext.
+      k.learner = "linear";
+      k.C = 16.0;
+      k.smooth = 1000.0;  // measured: hand-written short benign prompts blocked 10/20 -> 6/20, dev within one item
+      // Block at 0.5% of benign/dev, review up to 1%: the score tail is steep (measured: 95.8% of
+      // injection/dev blocked at 0.5%, 96.3% flagged at 1%), so half the false blocks cost 0.5 points.
+      k.block_fpr = 0.005;
+      // benign/ is 97% instructions: the code, e-mail, table and chat categories (RAG contexts,
+      // pasted answers) are repeated x8 so that instructions alone do not define "benign"
+      // (measured: benign/dev code contexts flagged 6/11 -> 4/11, non-instruction benign 10/159 -> 6/159,
+      // detection 96.5% -> 96.8%).
       v.push_back(k);
     }
     {
@@ -53,6 +66,9 @@ const std::vector<Task>& tasks() {
       k.augment = 1;
       k.reform = 0.5;
       k.rule = ThresholdRule::target_fpr;
+      // measured: 90.2% of harmful/dev at 1% benign FPR (borderline 11.6%), fastText 81.9% (12.6%)
+      k.learner = "linear";
+      k.smooth = 1000.0;
       v.push_back(k);
     }
     {
@@ -260,6 +276,8 @@ std::vector<std::string> training_lines(const Task& task, const std::vector<Exam
     if (!e.positive && e.text.size() >= 20 && e.text.size() <= 200) covers.push_back(e.text);
   std::vector<std::string> lines;
   std::map<std::pair<std::string, std::string>, std::size_t> per_source;  // (folder, source) -> taken
+  std::map<std::pair<std::string, std::string>, std::size_t> category_count;  // (folder, category) -> examples
+  for (const auto& e : train) ++category_count[{e.set.substr(0, e.set.find('/')), e.category}];
   // Deterministic order before caps: shuffle once with the seed, then walk.
   std::vector<std::size_t> order(train.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -275,7 +293,9 @@ std::vector<std::string> training_lines(const Task& task, const std::vector<Exam
     const std::string& label = e.positive ? task.positive_label : task.negative_label;
     const std::string t = model_text(norm, e.text);
     if (t.empty()) continue;
-    for (int w = 0; w < part->weight; ++w) lines.push_back(label + " " + t);
+    int weight = part->weight;
+    if (part->minority_weight > 1 && category_count[{folder, e.category}] < part->minority_below) weight *= part->minority_weight;
+    for (int w = 0; w < weight; ++w) lines.push_back(label + " " + t);
     if (task.reform > 0 && e.text.size() < 400 && static_cast<double>(rng() % 1000) < task.reform * 1000.0) {
       const std::string r = model_text(norm, reform(e.text, rng()));
       if (!r.empty()) lines.push_back(label + " " + r);

@@ -33,6 +33,10 @@ struct Part {
   int weight = 1;
   std::size_t cap = 0;                       // at most this many examples per source (0 = all)
   bool fpr_set = false;                      // negatives that define the false-positive target
+  // Examples of a category with fewer than `minority_below` examples in this part are repeated
+  // `minority_weight` times more: a dominant category (Alpaca instructions) must not define the class.
+  std::size_t minority_below = 0;
+  int minority_weight = 1;
 };
 
 enum class ThresholdRule { target_fpr, max_f1 };
@@ -48,10 +52,16 @@ struct Task {
   double reform = 0.0;
   ThresholdRule rule = ThresholdRule::target_fpr;
   double target_fpr = 0.0;  // > 0: this task's own false-positive target (instead of --target-fpr)
+  double block_fpr = 0.0;   // > 0: block only at this (lower) rate; the band up to target_fpr is review
   // fastText schedule. Short-text tasks overfit with more (probabilities saturate near 1 and the
   // threshold for 1% false positives lands on noise); long responses need more passes.
   int epoch = 5;
   double lr = 0.1;
+  // Which learner: "fasttext" (libfasttext) or "linear" (liblinear logistic regression over hashed
+  // sublinear TF-IDF features, detect/linear_model.h) with inverse regularisation `C`.
+  std::string learner = "fasttext";
+  double C = 16.0;
+  double smooth = 0.0;  // linear: norm smoothing (detect/linear_model.h)
   std::string description;     // one line for the model card
 };
 

@@ -116,42 +116,57 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   }
   progress("prepare", 1.0);
 
-  const fs::path model_path = fs::path(opt.out_dir) / (task->name + (opt.quantize ? ".ftz" : ".bin"));
+  const std::string learner = opt.learner.empty() ? task->learner : opt.learner;
+  if (learner != "fasttext" && learner != "linear")
+    return fail("", errc::kConfigInvalidValue, "unknown learner '" + learner + "' (fasttext or linear)");
+  const fs::path model_path =
+      fs::path(opt.out_dir) / (task->name + (learner == "linear" ? ".dglm" : opt.quantize ? ".ftz" : ".bin"));
   const auto t0 = std::chrono::steady_clock::now();
-  try {
-    fasttext::Args a;
-    a.input = input.string();
-    a.output = (fs::path(opt.out_dir) / task->name).string();
-    a.model = fasttext::model_name::sup;
-    a.loss = fasttext::loss_name::softmax;
-    a.dim = opt.dim;
-    a.epoch = opt.epoch > 0 ? opt.epoch : task->epoch;
-    a.lr = opt.lr > 0 ? opt.lr : task->lr;
-    a.wordNgrams = opt.word_ngrams;
-    a.minn = opt.minn;
-    a.maxn = opt.maxn;
-    a.bucket = opt.bucket;
-    a.minCount = 1;
-    a.thread = std::max(1, opt.threads);
-    a.seed = static_cast<int>(opt.seed);
-    a.verbose = 0;
-    fasttext::FastText ft;
-    ft.train(a, [&](float p, float, double, double, int64_t) { progress("train", p); });
-    if (opt.quantize) {
-      progress("quantize", 0.0);
-      fasttext::Args q = a;
-      q.qout = false;  // the detector reads the output matrix densely (exact explanations)
-      q.qnorm = false;
-      q.dsub = 2;
-      q.cutoff = 0;    // no pruning: the dictionary stays as trained
-      q.retrain = false;
-      ft.quantize(q);
-      progress("quantize", 1.0);
+  if (learner == "linear") {
+    TrainOptions lo = opt;
+    if (lo.smooth < 0) lo.smooth = task->smooth;
+    const std::string err = train_linear(lines, task->positive_label, task->negative_label, lo,
+                                         opt.C > 0 ? opt.C : task->C, model_path.string());
+    if (!err.empty()) {
+      fs::remove(input, ec);
+      return fail(model_path.string(), errc::kModelInvalid, "linear training failed: " + err);
     }
-    ft.saveModel(model_path.string());
-  } catch (const std::exception& e) {
-    fs::remove(input, ec);
-    return fail(model_path.string(), errc::kModelInvalid, std::string("fastText training failed: ") + e.what());
+  } else {
+    try {
+      fasttext::Args a;
+      a.input = input.string();
+      a.output = (fs::path(opt.out_dir) / task->name).string();
+      a.model = fasttext::model_name::sup;
+      a.loss = fasttext::loss_name::softmax;
+      a.dim = opt.dim;
+      a.epoch = opt.epoch > 0 ? opt.epoch : task->epoch;
+      a.lr = opt.lr > 0 ? opt.lr : task->lr;
+      a.wordNgrams = opt.word_ngrams;
+      a.minn = opt.minn;
+      a.maxn = opt.maxn;
+      a.bucket = opt.bucket;
+      a.minCount = 1;
+      a.thread = std::max(1, opt.threads);
+      a.seed = static_cast<int>(opt.seed);
+      a.verbose = 0;
+      fasttext::FastText ft;
+      ft.train(a, [&](float p, float, double, double, int64_t) { progress("train", p); });
+      if (opt.quantize) {
+        progress("quantize", 0.0);
+        fasttext::Args q = a;
+        q.qout = false;  // the detector reads the output matrix densely (exact explanations)
+        q.qnorm = false;
+        q.dsub = 2;
+        q.cutoff = 0;    // no pruning: the dictionary stays as trained
+        q.retrain = false;
+        ft.quantize(q);
+        progress("quantize", 1.0);
+      }
+      ft.saveModel(model_path.string());
+    } catch (const std::exception& e) {
+      fs::remove(input, ec);
+      return fail(model_path.string(), errc::kModelInvalid, std::string("fastText training failed: ") + e.what());
+    }
   }
   fs::remove(input, ec);
   res.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -180,20 +195,24 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   progress("evaluate", 1.0);
   const double target = task->target_fpr > 0 ? task->target_fpr : opt.target_fpr;
   if (task->rule == ThresholdRule::target_fpr) {
-    res.threshold = threshold_for_fpr(fpr_neg.empty() ? neg : fpr_neg, target);
-    // One operating point: review and block at the same score (a wider review band would multiply
-    // the false positives the target bounds; the policy decides what a finding leads to).
-    res.review_threshold = res.threshold;
+    // The target bounds everything flagged (review or block); a task with a block target below it
+    // blocks only the more certain part and sends the band between the two to review.
+    const auto& negs = fpr_neg.empty() ? neg : fpr_neg;
+    res.review_threshold = threshold_for_fpr(negs, target);
+    const double block = opt.block_fpr >= 0 ? opt.block_fpr : task->block_fpr;
+    res.threshold = block > 0 && block < target ? threshold_for_fpr(negs, block) : res.review_threshold;
   } else {
     res.threshold = res.review_threshold = threshold_for_f1(pos, neg);
   }
   std::size_t tp = 0, fp = 0;
   for (std::size_t i = 0; i < dev_split.value->size(); ++i) {
     const Example& e = (*dev_split.value)[i];
-    const bool flagged = scores[i] >= res.threshold;
+    const bool flagged = scores[i] >= res.review_threshold;
     if (e.positive) {
       ++res.detection.n;
       res.detection.hits += flagged;
+      ++res.blocked.n;
+      res.blocked.hits += scores[i] >= res.threshold;
       auto& s = res.detection_by_source[e.source.empty() ? e.set : e.source];
       ++s.n;
       s.hits += flagged;
@@ -202,6 +221,9 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
       auto& f = res.false_positives[e.set];
       ++f.n;
       f.hits += flagged;
+      auto& fb = res.false_blocks[e.set];
+      ++fb.n;
+      fb.hits += scores[i] >= res.threshold;
       fp += flagged;
     }
   }
@@ -211,7 +233,11 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   res.f1 = res.precision + res.recall > 0 ? 2 * res.precision * res.recall / (res.precision + res.recall) : 0.0;
 
   TrainOptions used = opt;
+  used.learner = learner;
+  used.C = opt.C > 0 ? opt.C : task->C;
+  used.smooth = opt.smooth >= 0 ? opt.smooth : task->smooth;
   used.target_fpr = target;
+  used.block_fpr = opt.block_fpr >= 0 ? opt.block_fpr : task->block_fpr;
   used.epoch = opt.epoch > 0 ? opt.epoch : task->epoch;
   used.lr = opt.lr > 0 ? opt.lr : task->lr;
   auto card = write_card(*task, used, res);

@@ -23,7 +23,8 @@ struct TrainOptions {
   std::string task;
   std::string corpora;        // folder with <task folder>/{train,dev}.jsonl
   std::string out_dir;        // models/
-  double target_fpr = 0.01;   // for target_fpr tasks: benign-dev false-positive rate at `threshold`
+  double target_fpr = 0.01;   // for target_fpr tasks: benign-dev false-positive rate at `review_threshold` (flagged)
+  double block_fpr = -1.0;    // the rate at `threshold` (blocked) when below target_fpr; < 0: the task's
   std::uint64_t seed = 1;
   int threads = 1;
   // fastText hyperparameters (the defaults are the shipped models' settings)
@@ -34,6 +35,13 @@ struct TrainOptions {
   int minn = 3, maxn = 5;
   int bucket = 250000;
   bool quantize = true;
+  // "" = the task's learner (dataset.h); "fasttext" or "linear". Linear-model settings: inverse
+  // regularisation (0: the task's), hash bits, character n-gram range.
+  std::string learner;
+  double C = 0.0;
+  int bits = 20;
+  int linear_minn = 2, linear_maxn = 6;
+  double smooth = -1.0;  // norm smoothing (detect/linear_model.h); < 0: the task's
   std::string command_line;   // recorded in the model card
   // Leave these sources out of training (substring of the corpus "source" field): dev detection on
   // them then measures generalisation to a source the model never saw.
@@ -57,15 +65,22 @@ struct TrainResult {
   double threshold = 0.5, review_threshold = 0.5;
   std::size_t train_lines = 0;
   std::map<std::string, std::size_t> train_counts;  // "positive <source>" / "negative <source>" -> examples
-  // dev metrics at `threshold`
+  // dev metrics at `review_threshold` (flagged: review or block) and at `threshold` (blocked)
   Rate detection;                                   // positives flagged
+  Rate blocked;                                     // positives blocked
   std::map<std::string, Rate> false_positives;      // per negative set, e.g. "benign/dev"
+  std::map<std::string, Rate> false_blocks;         // per negative set, blocked
   std::map<std::string, Rate> detection_by_source;  // positives per source
   double auroc = 0.0, precision = 0.0, recall = 0.0, f1 = 0.0;
   double train_seconds = 0.0;
 };
 
 LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& norm);
+
+// Trains the linear learner on fastText-style lines ("<label> <text>") and writes `model_path`.
+// Returns "" or an error message. Deterministic (liblinear's solver is).
+std::string train_linear(const std::vector<std::string>& lines, const std::string& positive_label,
+                         const std::string& negative_label, const TrainOptions& opt, double C, const std::string& model_path);
 
 // Threshold pickers (exposed for tests; AUROC and intervals come from eval/metrics.h).
 // The lowest threshold t such that at most floor(target * n) negatives score >= t.
