@@ -358,7 +358,7 @@ gatewaySuite('gateway.upstream_api_key_env: the upstream gets its own key, never
   it('every forwarded route sends Authorization: Bearer <the variable\'s value> upstream', async () => {
     const calls = [
       ['chat', () => request(gw.url, 'POST', CHAT, { key: clientKey, body: userChat(BENIGN) })],
-      ['chat stream', () => streamRequest(gw.url, CHAT, { key: clientKey, body: userChat('[[chunks:3]] Say hello', { stream: true }) })],
+      ['chat stream', () => streamRequest(gw.url, CHAT, { key: clientKey, body: userChat('[[chunks:3]] Tell me a short greeting', { stream: true }) })],
       ['legacy', () => request(gw.url, 'POST', LEGACY, { key: clientKey, body: { model: MODEL, prompt: BENIGN } })],
       ['models', () => request(gw.url, 'GET', '/v1/models', { key: clientKey })],
       ['oip infer', () => request(gw.url, 'POST', '/v2/models/echo/infer', {

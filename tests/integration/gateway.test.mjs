@@ -294,14 +294,17 @@ gatewaySuite('POST /v1/chat/completions', () => {
 
   it('scans tool-call arguments as response', async () => {
     await up.script('tool-exfil', `[[tool_call:render:{"markdown":"${EXFIL_MARKDOWN}"}]]`);
-    const res = await request(gw.url, 'POST', CHAT, { key: keys.client, body: userChat('Render my notes [[script:tool-exfil]]') });
+    const res = await request(gw.url, 'POST', CHAT, { key: keys.client, body: userChat('Show my notes [[script:tool-exfil]]') });
     assertOpenAIError(res, 403, 'blocked_by_policy');
     assertVerdict(res.json.verdict, { action: 'block', categories: ['data_exfiltration'], role: 'response' });
   });
 
   it('redacts an e-mail address in the answer', async () => {
+    // The answer comes from a registered script: "[[say:...]]" in the prompt itself reads as a
+    // hijack ("say X") to the prompt_attack model.
+    await up.script('contact', `[[say:contact ${EMAIL}]]`);
     const { data, response } = await client.chat.completions
-      .create(userChat(`[[say:contact ${EMAIL}]]`)).withResponse();
+      .create(userChat('How do I reach support? [[script:contact]]')).withResponse();
     const content = data.choices[0].message.content;
     assert.ok(content.includes('[REDACTED'), `redacted answer: ${content}`);
     assert.ok(!content.includes(EMAIL), `the address is gone: ${content}`);
@@ -473,10 +476,11 @@ gatewaySuite('POST /v1/completions, GET /v1/models, Open Inference Protocol', ()
 
   it('legacy completions: streaming and response redaction', async () => {
     const r = await collectOpenAIStream(
-      () => client.completions.create({ model: MODEL, prompt: '[[chunks:4]] Say hi', stream: true }), { field: 'text' });
+      () => client.completions.create({ model: MODEL, prompt: '[[chunks:4]] Tell me a short greeting', stream: true }), { field: 'text' });
     assert.equal(r.error, undefined, r.error?.message);
-    assert.equal(r.text, 'Echo: Say hi');
-    const red = await client.completions.create({ model: MODEL, prompt: `[[say:mail ${EMAIL}]]` });
+    assert.equal(r.text, 'Echo: Tell me a short greeting');
+    await up.script('mail', `[[say:mail ${EMAIL}]]`);
+    const red = await client.completions.create({ model: MODEL, prompt: 'What is the support address? [[script:mail]]' });
     assert.equal(red.choices[0].text, 'mail [REDACTED:EMAIL]');
   });
 
