@@ -246,6 +246,13 @@ LoadResult<std::shared_ptr<const LinearModel>> LinearModel::load(const Options& 
     return fail(errc::kModelInvalid, std::string("bad model header: ") + e.what());
   }
   const std::size_t n = std::size_t{1} << m->params_.bits;
+  // The header's size claims are checked against the file before anything is allocated.
+  const auto body_at = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto file_end = in.tellg();
+  in.seekg(body_at);
+  if (body_at < 0 || file_end < body_at || static_cast<std::uint64_t>(file_end - body_at) < n * sizeof(Cell) + 2 * vocab)
+    return fail(errc::kModelInvalid, "model body is truncated");
   m->cells_.resize(n);
   in.read(reinterpret_cast<char*>(m->cells_.data()), static_cast<std::streamsize>(n * sizeof(Cell)));
   if (!in) return fail(errc::kModelInvalid, "model body is truncated");
