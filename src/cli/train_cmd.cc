@@ -32,7 +32,7 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--corpora", opt->corpora, "folder with <task>/{train,dev}.jsonl (default ../shared/corpora)");
   cmd->add_option("--out", opt->out_dir, "output folder (default models)");
   cmd->add_option("--target-fpr", opt->target_fpr,
-                  "false-positive rate on the dev negatives at the chosen threshold (default 0.01, for prompt_attack and "
+                  "false-positive rate on the dev negatives at the review threshold, i.e. flagged (default 0.01, for prompt_attack and "
                   "harmful_request on benign/dev); toxicity and harmful_response use their own 0.05 on their clean class")
       ->check(CLI::Range(0.0001, 0.5));
   cmd->add_option("--block-fpr", opt->block_fpr,

@@ -127,6 +127,10 @@ std::uint32_t LinearModel::pair_bucket(const Params& p, std::uint64_t a, std::ui
   return fold(fmix64(pair_key(a, b))) & ((1u << p.bits) - 1);
 }
 
+std::uint32_t LinearModel::pair_bucket(const Params& p, const Term& pair) noexcept {
+  return fold(fmix64(pair.key)) & ((1u << p.bits) - 1);
+}
+
 void LinearModel::terms(const std::vector<Piece>& ps, std::vector<Term>& out, std::vector<std::uint32_t>* piece_terms) {
   // Open addressing with generation stamps: no clearing between calls.
   struct Slot {
@@ -152,7 +156,7 @@ void LinearModel::terms(const std::vector<Piece>& ps, std::vector<Term>& out, st
       Slot& slot = table[s];
       if (slot.gen != gen) {
         slot = {key, static_cast<std::uint32_t>(out.size()), gen};
-        out.push_back({piece, 1, pair});
+        out.push_back({piece, 1, pair, key});
         return slot.index;
       }
       if (slot.key == key) {
@@ -354,7 +358,7 @@ double LinearModel::score_impl(std::string_view text, std::vector<Contribution>*
     const Term& t = ts[i];
     const double m = sublinear(t.count);
     if (t.pair) {
-      const Cell c = cells_[pair_bucket(params_, ps[t.piece - 1].hash, ps[t.piece].hash)];
+      const Cell c = cells_[pair_bucket(params_, t)];
       const double v = m * c.idf * idf_scale_;
       value[i] = c.w * w_scale_ * v;
       z2 += v * v;

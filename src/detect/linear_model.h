@@ -71,9 +71,12 @@ class LinearModel final : public TextModel {
     std::uint32_t piece = 0;
     std::uint32_t count = 0;
     bool pair = false;
+    std::uint64_t key = 0;  // the piece's hash, or the pair's key (what pair_bucket hashes)
   };
   static void terms(const std::vector<Piece>& pieces, std::vector<Term>& out,
                     std::vector<std::uint32_t>* piece_terms = nullptr);
+  // The bucket of a pair term (equal to pair_bucket of its two pieces' hashes).
+  static std::uint32_t pair_bucket(const Params& p, const Term& pair) noexcept;
 
   // What training produces and `write` stores.
   struct Weights {

@@ -19,8 +19,7 @@ constexpr std::size_t kMaxVocab = 200000;
 }  // namespace
 
 std::string train_linear(const std::vector<std::string>& lines, const std::string& positive_label,
-                         const std::string& negative_label, const TrainOptions& opt, double C,
-                         const std::string& model_path) {
+                         const std::string& negative_label, const TrainOptions& opt, const std::string& model_path) {
   using detect::LinearModel;
   LinearModel::Params params;
   params.bits = opt.bits;
@@ -46,7 +45,7 @@ std::string train_linear(const std::vector<std::string>& lines, const std::strin
   std::vector<std::uint32_t> buckets;
   auto term_buckets = [&](std::string_view text, const LinearModel::Term& t) {
     buckets.clear();
-    if (t.pair) buckets.push_back(LinearModel::pair_bucket(params, ps[t.piece - 1].hash, ps[t.piece].hash));
+    if (t.pair) buckets.push_back(LinearModel::pair_bucket(params, t));
     else LinearModel::piece_buckets(params, text.substr(ps[t.piece].start, ps[t.piece].end - ps[t.piece].start), ps[t.piece].hash, buckets);
   };
 
@@ -137,7 +136,7 @@ std::string train_linear(const std::vector<std::string>& lines, const std::strin
   parameter param{};
   param.solver_type = L2R_LR;
   param.eps = 0.01;
-  param.C = C;
+  param.C = opt.C;
   if (const char* err = check_parameter(&prob, &param)) return std::string("liblinear: ") + err;
   set_print_string_function([](const char*) {});
   if (opt.progress) opt.progress("train", 0.0);

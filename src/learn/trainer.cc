@@ -108,29 +108,26 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   res.train_lines = lines.size();
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
+  const std::string learner = opt.learner.empty() ? task->learner : opt.learner;
+  if (learner != "fasttext" && learner != "linear")
+    return fail("", errc::kConfigInvalidValue, "unknown learner '" + learner + "' (fasttext or linear)");
+  // fastText reads its training set from a file; the linear learner takes the lines as they are.
   const fs::path input = fs::path(opt.out_dir) / ("." + task->name + ".train.txt");
-  {
+  if (learner == "fasttext") {
     std::ofstream out(input, std::ios::binary | std::ios::trunc);
     if (!out) return fail(input.string(), errc::kConfigIo, "cannot write the training file");
     for (const auto& l : lines) out << l << '\n';
   }
   progress("prepare", 1.0);
-
-  const std::string learner = opt.learner.empty() ? task->learner : opt.learner;
-  if (learner != "fasttext" && learner != "linear")
-    return fail("", errc::kConfigInvalidValue, "unknown learner '" + learner + "' (fasttext or linear)");
   const fs::path model_path =
       fs::path(opt.out_dir) / (task->name + (learner == "linear" ? ".dglm" : opt.quantize ? ".ftz" : ".bin"));
   const auto t0 = std::chrono::steady_clock::now();
   if (learner == "linear") {
     TrainOptions lo = opt;
     if (lo.smooth < 0) lo.smooth = task->smooth;
-    const std::string err = train_linear(lines, task->positive_label, task->negative_label, lo,
-                                         opt.C > 0 ? opt.C : task->C, model_path.string());
-    if (!err.empty()) {
-      fs::remove(input, ec);
-      return fail(model_path.string(), errc::kModelInvalid, "linear training failed: " + err);
-    }
+    if (lo.C <= 0) lo.C = task->C;
+    const std::string err = train_linear(lines, task->positive_label, task->negative_label, lo, model_path.string());
+    if (!err.empty()) return fail(model_path.string(), errc::kModelInvalid, "linear training failed: " + err);
   } else {
     try {
       fasttext::Args a;

@@ -77,10 +77,11 @@ struct TrainResult {
 
 LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& norm);
 
-// Trains the linear learner on fastText-style lines ("<label> <text>") and writes `model_path`.
+// Trains the linear learner on fastText-style lines ("<label> <text>") with opt.C, opt.smooth,
+// opt.bits and the character n-gram range (resolved by the caller), and writes `model_path`.
 // Returns "" or an error message. Deterministic (liblinear's solver is).
 std::string train_linear(const std::vector<std::string>& lines, const std::string& positive_label,
-                         const std::string& negative_label, const TrainOptions& opt, double C, const std::string& model_path);
+                         const std::string& negative_label, const TrainOptions& opt, const std::string& model_path);
 
 // Threshold pickers (exposed for tests; AUROC and intervals come from eval/metrics.h).
 // The lowest threshold t such that at most floor(target * n) negatives score >= t.

@@ -91,6 +91,8 @@ TEST(LinearFeatures, TermsCountDistinctPiecesAndPairs) {
   EXPECT_EQ(ts[pt[2 * 1 + 1]].count, 2u);  // the pair (to, be)
   EXPECT_EQ(pt[2 * 4], pt[0]);          // the second "to" is the first one's term
   EXPECT_EQ(ts[pt[2 * 3]].count, 1u);   // "not"
+  const auto& to_be = ts[pt[2 * 1 + 1]];
+  EXPECT_EQ(LinearModel::pair_bucket({}, to_be), LinearModel::pair_bucket({}, ps[0].hash, ps[1].hash));
   LinearModel::terms({}, ts);
   EXPECT_TRUE(ts.empty());
 }
