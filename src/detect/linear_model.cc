@@ -6,9 +6,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
-#include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include "core/errors.h"
 #include "detect/fasttext_model.h"

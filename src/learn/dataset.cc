@@ -50,8 +50,8 @@ const std::vector<Task>& tasks() {
       k.block_fpr = 0.005;
       // benign/ is 97% instructions: the code, e-mail, table and chat categories (RAG contexts,
       // pasted answers) are repeated x8 so that instructions alone do not define "benign"
-      // (measured: benign/dev code contexts flagged 6/11 -> 4/11, non-instruction benign 10/159 -> 6/159,
-      // detection 96.5% -> 96.8%).
+      // (measured with the first, bucket-normalised linear features: benign/dev code contexts flagged
+      // 6/11 -> 4/11, non-instruction benign 10/159 -> 6/159, detection 96.5% -> 96.8%).
       v.push_back(k);
     }
     {
@@ -66,7 +66,7 @@ const std::vector<Task>& tasks() {
       k.augment = 1;
       k.reform = 0.5;
       k.rule = ThresholdRule::target_fpr;
-      // measured: 90.2% of harmful/dev at 1% benign FPR (borderline 11.6%), fastText 81.9% (12.6%)
+      // measured: 89.1% of harmful/dev at 1% benign FPR (borderline 10.5%), fastText 81.9% (12.6%)
       k.learner = "linear";
       k.smooth = 1000.0;
       v.push_back(k);
