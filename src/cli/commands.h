@@ -27,5 +27,6 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code);
 void add_keys(CLI::App& app, GlobalOptions& g, int& exit_code);   // keys create | list | revoke
 void add_audit(CLI::App& app, GlobalOptions& g, int& exit_code);  // audit verify | export
 void add_serve(CLI::App& app, GlobalOptions& g, int& exit_code);  // the gateway
+void add_profile(CLI::App& app, GlobalOptions& g, int& exit_code);  // profile build | show (ood baseline)
 
 }  // namespace dg::cli

@@ -6,6 +6,7 @@
 #include "detect/encoding.h"
 #include "detect/harmful_request.h"
 #include "detect/harmful_response.h"
+#include "detect/ood.h"
 #include "detect/pii.h"
 #include "detect/prompt_attack.h"
 #include "detect/prompt_leak.h"
@@ -36,6 +37,9 @@ const std::array kRegistry{
     RegistryEntry{"toxicity", "learned: hateful, offensive or abusive language", &ToxicityDetector::load},
     RegistryEntry{"harmful_response", "learned: responses that comply with a harmful request (harmful_output)",
                   &HarmfulResponseDetector::load},
+    // Safety monitors: scored against the deployment's own reference traffic.
+    RegistryEntry{"ood", "out-of-distribution prompts: distance to a profile of the deployment's own traffic",
+                  &OodDetector::load},
 };
 
 }  // namespace
