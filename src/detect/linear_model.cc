@@ -10,6 +10,7 @@
 
 #include "core/errors.h"
 #include "detect/fasttext_model.h"
+#include "detect/hash.h"
 
 namespace dg::detect {
 namespace {
@@ -33,19 +34,6 @@ inline std::uint32_t fmix(std::uint32_t h) noexcept {
   h *= 0xc2b2ae35u;
   h ^= h >> 16;
   return h;
-}
-inline std::uint64_t fmix64(std::uint64_t k) noexcept {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ull;
-  k ^= k >> 33;
-  return k;
-}
-inline std::uint64_t hash64(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return fmix64(h);
 }
 inline std::uint64_t pair_key(std::uint64_t a, std::uint64_t b) noexcept {
   return fmix64(a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull)) ^ 0x5bd1e9955bd1e995ull;

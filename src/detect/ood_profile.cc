@@ -9,6 +9,7 @@
 
 #include "core/errors.h"
 #include "detect/fasttext_model.h"
+#include "detect/hash.h"
 
 namespace dg::detect {
 namespace {
@@ -16,24 +17,12 @@ namespace {
 constexpr std::uint64_t kSeedWord = 0x57a1u, kSeedPair = 0x9a12u, kSeedShape = 0x54a9u, kSeedTri = 0x7712u,
                         kSeedSym = 0x5e11u, kSeedLen = 0x1e17u, kSeedLines = 0x11e5u;
 // Weights per kind of token: words carry the topic, shapes and symbols the form (code, numbers,
-// markup), the two global tokens the size. Chosen once on train data (benign/train vs itself and
-// hand-made code / maths / legal snippets), not tuned on any dev file.
+// markup), the two global tokens the size. Set once by that reasoning, not tuned on any file.
 constexpr float kWWord = 1.0f, kWPair = 0.7f, kWShape = 0.5f, kWTri = 0.25f, kWSym = 0.8f, kWLen = 2.0f,
                 kWLines = 1.5f;
 
-inline std::uint64_t fmix(std::uint64_t k) noexcept {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ull;
-  k ^= k >> 33;
-  return k;
-}
-
 inline std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed) noexcept {
-  std::uint64_t h = 1469598103934665603ull ^ fmix(seed);
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return fmix(h);
+  return hash64(s, kFnvBasis64 ^ fmix64(seed));
 }
 
 inline bool is_word_byte(unsigned char c) noexcept {
@@ -74,7 +63,7 @@ std::size_t OodProfile::features(std::string_view t, std::vector<Feature>& out) 
     ++words;
     const std::uint64_t hw = hash_bytes(w, kSeedWord);
     add(hw, kWWord, i, j);
-    if (prev) add(fmix(prev * 31 + hw) ^ kSeedPair, kWPair);
+    if (prev) add(fmix64(prev * 31 + hw) ^ kSeedPair, kWPair);
     prev = hw;
     shape.clear();
     for (unsigned char ch : w) {
