@@ -209,35 +209,18 @@ struct AuditLog::Impl {
   // runs inside the commit that crosses 1000 WAL pages and copies the WAL into the database file
   // with an fsync: 10-100 ms during which every queued answer waits (measured: the gateway's p99).
   // Instead the writer's connection never checkpoints on its own; a checkpointer thread with its own
-  // connection runs PASSIVE checkpoints (they never block the writer) a few times a second.
-  // Copying alone never bounds the WAL: SQLite starts it over only when a write transaction begins
-  // with every frame already copied, which continuous commits never allow. So once the WAL holds
-  // wal_cap_frames frames the checkpointer rewinds it (rewind_wal): PASSIVE passes while the
-  // writer goes on, until what is left to copy is small; then it holds the writer between two
-  // batches for one last pass over that remainder, and the writer's next transaction starts the
-  // WAL file over from its beginning. Nothing is truncated: the file keeps its size (about the
-  // cap) and is reused. The held pass is the only stall, and it grows with the WAL even when
-  // little is left to copy (measured at ~13k records/s: median 5 ms at a 4 MB cap, 30 ms at
-  // 64 MB, 100 ms at 256 MB), hence the small default cap (bench/README.md). Should the
-  // checkpointer not keep up (or not run), the writer truncates the WAL itself at kHardCapFactor
-  // times the cap, without waiting.
+  // connection runs PASSIVE checkpoints (they never block the writer) a few times a second; and only
+  // when the WAL still grows past kWalHardCapFrames (commits arriving during every checkpoint keep
+  // SQLite from rewinding it) does the writer run one TRUNCATE checkpoint itself (Options::
+  // wal_cap_frames), which is then short because nearly everything is already copied.
   static constexpr std::chrono::milliseconds kCheckpointEvery{250};
   static constexpr int kWriterBusyTimeoutMs = 5000;  // as Db::open sets it (sqlite.h)
-  static constexpr int kHardCapFactor = 2;
-  static constexpr int kPreCopyPasses = 4;       // unheld passes before the held one, at most
-  static constexpr int kHeldPassMaxFrames = 512;  // remainder small enough to copy with commits held
   int next_truncate_at = 0;  // writer thread only: frames before the next TRUNCATE attempt
   std::thread checkpointer;
-  std::atomic<bool> checkpointer_running{false};
-  std::condition_variable checkpointer_cv;  // stopping, or the WAL reached the cap
-  bool rewind_requested = false;            // (mu) the writer saw the WAL at the cap
-  bool hold_writer = false;                 // (mu) the checkpointer's last pass: no batch may start
+  std::condition_variable checkpointer_cv;  // stopping
   std::atomic<int> wal_frames{0};           // WAL size after the last commit (sqlite3_wal_hook)
   std::atomic<std::uint64_t> commits{0};    // committed batches, to skip idle checkpoints
-  std::atomic<std::uint64_t> rewinds{0};    // WAL rewinds done by the checkpointer (tests, stats)
   void checkpointer_loop();
-  // Checkpointer thread, mu held on entry and exit; see above.
-  void rewind_wal(std::unique_lock<std::mutex>& lk, sqlite3* own);
   void checkpoint_if_wal_too_large();
 
   Status commit_batch(Head& new_head);
@@ -261,7 +244,6 @@ AuditLog::~AuditLog() {
   }
   m.writer_cv.notify_one();
   m.checkpointer_cv.notify_one();
-  m.cv.notify_all();  // a checkpointer waiting for the writer's batch to end (rewind_wal)
   m.writer.join();
   if (m.checkpointer.joinable()) m.checkpointer.join();
 }
@@ -271,20 +253,13 @@ void AuditLog::Impl::checkpointer_loop() {
   try {
     own.emplace(Db::open(file.string(), Db::Mode::read_write));
   } catch (const std::exception&) {
-    return;  // no background checkpoints: the writer's own truncation at the cap bounds the WAL
+    return;  // no background checkpoints: the writer's hard cap still bounds the WAL
   }
-  sqlite3_busy_timeout(own->handle(), 0);  // a busy pass is retried later, never waited for
-  checkpointer_running.store(true);
   std::uint64_t done = commits.load();
   std::unique_lock lk(mu);
   while (!stopping) {
-    checkpointer_cv.wait_for(lk, kCheckpointEvery, [&] { return stopping || rewind_requested; });
+    checkpointer_cv.wait_for(lk, kCheckpointEvery);
     if (stopping) break;
-    if (rewind_requested) {
-      rewind_wal(lk, own->handle());
-      done = commits.load();
-      continue;
-    }
     const std::uint64_t now = commits.load();
     if (now == done) continue;
     done = now;
@@ -293,42 +268,11 @@ void AuditLog::Impl::checkpointer_loop() {
     sqlite3_wal_checkpoint_v2(own->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     lk.lock();
   }
-  checkpointer_running.store(false);
-}
-
-void AuditLog::Impl::rewind_wal(std::unique_lock<std::mutex>& lk, sqlite3* own) {
-  lk.unlock();
-  for (int pass = 0; pass < kPreCopyPasses; ++pass) {
-    int log = 0, copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(own, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) break;
-    if (rc == SQLITE_OK && log - copied <= kHeldPassMaxFrames) break;
-  }
-  lk.lock();
-  // Between two batches: the writer finishes the one it is committing and starts no other.
-  hold_writer = true;
-  cv.wait(lk, [&] { return !leading || stopping; });
-  lk.unlock();
-  int log = 0, copied = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(own, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-  lk.lock();
-  hold_writer = false;
-  writer_cv.notify_one();
-  if (rc == SQLITE_OK && log == copied) {
-    // Every frame is in the database: the writer's next transaction starts the WAL over.
-    rewind_requested = false;
-    rewinds.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  // A reader's snapshot (a long `audit verify` of a live log) pins frames: try again a little later
-  // rather than hold the writer pass after pass while it lasts.
-  checkpointer_cv.wait_for(lk, kCheckpointEvery, [&] { return stopping; });
 }
 
 void AuditLog::Impl::checkpoint_if_wal_too_large() {
   const int frames = wal_frames.load(std::memory_order_relaxed);
-  const int cap = checkpointer_running.load() ? kHardCapFactor * options.wal_cap_frames : options.wal_cap_frames;
-  if (frames < cap || frames < next_truncate_at) return;
+  if (frames < options.wal_cap_frames || frames < next_truncate_at) return;
   // TRUNCATE without waiting: with a busy timeout it would wait (5 s) for the checkpointer or for a
   // reader's snapshot (`audit verify` on a live log) while answers queue. When it cannot finish now,
   // try again after another half cap of frames; a reader that keeps its snapshot open keeps the WAL
@@ -372,10 +316,6 @@ void AuditLog::Impl::writer_loop() {
   finished.reserve(options.max_batch);  // before the loop: the writer never allocates afterwards
   std::unique_lock lk(mu);
   for (;;) {
-    if (hold_writer && !stopping) {  // the checkpointer's last pass before a rewind (rewind_wal)
-      writer_cv.wait(lk);
-      continue;
-    }
     if (queue.empty()) {
       if (stopping) return;
       writer_sleeping = true;
@@ -395,10 +335,6 @@ void AuditLog::Impl::writer_loop() {
     finished.clear();
     checkpoint_if_wal_too_large();  // after the batch's answers are on their way
     lk.lock();
-    if (!rewind_requested && wal_frames.load(std::memory_order_relaxed) >= options.wal_cap_frames) {
-      rewind_requested = true;
-      checkpointer_cv.notify_one();
-    }
   }
 }
 
@@ -616,7 +552,5 @@ AuditLog::Head AuditLog::head() const {
 }
 
 const std::filesystem::path& AuditLog::file() const noexcept { return impl_->file; }
-
-std::uint64_t AuditLog::wal_rewinds() const noexcept { return impl_->rewinds.load(std::memory_order_relaxed); }
 
 }  // namespace dg::store

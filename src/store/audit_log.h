@@ -110,13 +110,10 @@ class AuditLog {
     // one, appenders commit on their own threads (leader/follower, see append()).
     bool writer_thread = false;
     // With writer_thread: WAL checkpoints run on a background thread of their own (PASSIVE, never in
-    // a commit), and once the WAL holds this many frames (pages) that thread rewinds it: it copies
-    // the rest while commits go on, then holds the writer between two batches for one short last
-    // pass, after which SQLite reuses the WAL file from its start (the file is not truncated, its
-    // size stays about the cap). While a reader keeps a snapshot open (a long `audit verify` of a
-    // live log) the WAL cannot be rewound and grows until the reader ends; at twice the cap the
-    // writer also tries to truncate it itself, without waiting.
-    int wal_cap_frames = 1024;  // 4 MB at 4 KB pages (see audit_log.cc: the stall grows with it)
+    // a commit), and the writer truncates the WAL itself only once it holds this many frames (pages),
+    // without waiting: while a reader keeps a snapshot open (a long `audit verify` of a live log) the
+    // WAL cannot shrink and grows until the reader ends.
+    int wal_cap_frames = 16384;  // 64 MB at 4 KB pages
   };
 
   // Opens (or, unless read_only, creates) DIR/audit.db and reads the last record to continue the
@@ -171,10 +168,6 @@ class AuditLog {
 
   // DIR/audit.db
   const std::filesystem::path& file() const noexcept;
-
-  // With Options::writer_thread: how many times the WAL was rewound (see Options::wal_cap_frames).
-  // Any thread.
-  std::uint64_t wal_rewinds() const noexcept;
 
  private:
   struct Impl;
