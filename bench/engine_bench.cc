@@ -203,7 +203,7 @@ void BM_Detector(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     out.clear();
-    const dg::detect::ScanInput in{dg::Role::prompt, texts[i], nullptr};
+    const dg::detect::ScanInput in{dg::Role::prompt, texts[i], nullptr, {}, {}};
     benchmark::DoNotOptimize(det.scan(in, scratch.get(), out));
     if (++i == texts.size()) i = 0;
   }

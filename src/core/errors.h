@@ -23,6 +23,7 @@ inline constexpr std::string_view kInputIo = "input_io";
 inline constexpr std::string_view kInvalidJson = "invalid_json";
 inline constexpr std::string_view kMissingField = "missing_field";
 inline constexpr std::string_view kFieldNotString = "field_not_string";
+inline constexpr std::string_view kInvalidLogprobs = "invalid_logprobs";  // "logprobs" is not a token log-probability list
 inline constexpr std::string_view kInputTooLarge = "input_too_large";
 inline constexpr std::string_view kDetectorError = "detector_error";
 

@@ -72,6 +72,10 @@ InputRecord parse_jsonl_line(std::string_view line, std::size_t line_no, const I
       return fail(std::move(r), errc::kFieldNotString, "field 'context' must be a string or a list of strings");
     }
   }
+  if (auto it = j.find("logprobs"); it != j.end()) {
+    std::string why;
+    if (!parse_logprobs(*it, r.logprobs, why)) return fail(std::move(r), errc::kInvalidLogprobs, "field 'logprobs': " + why);
+  }
   return r;
 }
 

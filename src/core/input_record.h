@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/logprobs.h"
 #include "core/verdict_json.h"
 
 namespace dg {
@@ -20,6 +21,7 @@ struct InputRecord {
   std::string text;            // single-text input
   std::string system, prompt, response;
   std::vector<std::string> context;
+  std::vector<TokenLogprob> logprobs;  // the response's token log-probabilities ("logprobs"), when given
   bool has_system = false, has_prompt = false, has_response = false;
 
   bool ok() const noexcept { return error_code.empty(); }
@@ -31,7 +33,8 @@ struct InputOptions {
 };
 
 // Parses one JSONL line. Auto mode: an object with "prompt" / "response" / "context" is an exchange;
-// otherwise "text" is the input; a bare JSON string is the input.
+// otherwise "text" is the input; a bare JSON string is the input. An exchange may carry the
+// response's "logprobs" (core/logprobs.h shapes).
 InputRecord parse_jsonl_line(std::string_view line, std::size_t line_no, const InputOptions& opt);
 
 }  // namespace dg

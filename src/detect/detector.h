@@ -11,12 +11,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/finding.h"
 #include "core/load_result.h"
+#include "core/logprobs.h"
 #include "core/yaml_util.h"
 #include "text/normalizer.h"
 
@@ -36,6 +38,11 @@ struct ScanInput {
   Role role = Role::prompt;
   const text::Normalized& text;
   const ProtectedPrompt* system = nullptr;  // for response-side leak detection; may be null
+  // Response role only: the exchange's context documents as given (what a grounded answer may
+  // rest on) and the answer's token log-probabilities when the upstream returned them. Empty
+  // otherwise; the caller keeps both alive for the scan.
+  std::span<const std::string_view> context{};
+  std::span<const TokenLogprob> logprobs{};
 };
 
 // Per-thread state of one detector. The base is empty; detectors that need scratch derive from it.

@@ -4,15 +4,18 @@
 
 #include "detect/canary.h"
 #include "detect/encoding.h"
+#include "detect/groundedness.h"
 #include "detect/harmful_request.h"
 #include "detect/harmful_response.h"
 #include "detect/ood.h"
 #include "detect/pii.h"
 #include "detect/prompt_attack.h"
 #include "detect/prompt_leak.h"
+#include "detect/refusal.h"
 #include "detect/secrets.h"
 #include "detect/signatures.h"
 #include "detect/toxicity.h"
+#include "detect/uncertainty.h"
 
 namespace dg::detect {
 namespace {
@@ -40,6 +43,13 @@ const std::array kRegistry{
     // Safety monitors: scored against the deployment's own reference traffic.
     RegistryEntry{"ood", "out-of-distribution prompts: distance to a profile of the deployment's own traffic",
                   &OodDetector::load},
+    RegistryEntry{"uncertainty", "low model confidence from the answer's token log-probabilities (hallucination_risk)",
+                  &UncertaintyDetector::load},
+    RegistryEntry{"groundedness", "answers whose numbers, names and content words the supplied context does not "
+                                  "support (ungrounded_answer)",
+                  &GroundednessDetector::load},
+    RegistryEntry{"refusal", "responses in which the model declines (refusal; over-refusal and compliance measured)",
+                  &RefusalDetector::load},
 };
 
 }  // namespace

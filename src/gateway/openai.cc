@@ -166,6 +166,23 @@ std::string response_text(const json& answer, std::vector<Piece>& pieces) {
   return joined;
 }
 
+bool answer_logprobs(const json& answer, std::vector<TokenLogprob>& out) {
+  const auto choices = answer.find("choices");
+  if (choices == answer.end() || !choices->is_array()) return true;
+  const std::size_t before = out.size();
+  std::string why;
+  for (const auto& c : *choices) {
+    if (!c.is_object()) continue;
+    const auto lp = c.find("logprobs");
+    if (lp == c.end()) continue;
+    if (!parse_logprobs(*lp, out, why)) {
+      out.resize(before);
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string apply_cuts(std::string_view text, std::vector<Cut> cuts) {
   std::sort(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.start < b.start; });
   std::string out;

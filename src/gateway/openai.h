@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/finding.h"
+#include "core/logprobs.h"
 
 namespace dg::gateway {
 
@@ -51,6 +52,11 @@ std::string response_text(const nlohmann::ordered_json& answer, std::vector<Piec
 // Rewrites the answer's texts with the redaction spans of `findings` (role response) that fall in
 // each piece; the same pieces as response_text().
 void redact_answer(nlohmann::ordered_json& answer, const std::vector<Piece>& pieces, const std::vector<Finding>& findings);
+
+// Appends the token log-probabilities of every choice of an answer (or of one stream chunk) to
+// `out`. Returns false, leaving `out` as it was, when a choice's `logprobs` is not a shape
+// core/logprobs.h reads (the answer is then judged without them).
+bool answer_logprobs(const nlohmann::ordered_json& answer, std::vector<TokenLogprob>& out);
 
 // Total tokens reported by an answer's `usage`, 0 when absent.
 std::uint64_t usage_tokens(const nlohmann::ordered_json& answer);

@@ -185,10 +185,16 @@ net::awaitable<void> pass_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
 // The full exchange verdict at the end: the request's findings (abuse signals included) plus the
 // response's, decided together so that escalations see both. The request parts are not scanned
 // again (Engine::scan_response).
+// `parts` (the request's context documents, for groundedness) and `logprobs` (the answer's, for
+// uncertainty) may be null / empty.
 Verdict scan_final(Server& s, Ctx& ctx, const detect::ProtectedPrompt* system, const std::string& response,
-                   const Verdict& request_verdict) {
+                   const Verdict& request_verdict, const RequestParts* parts = nullptr,
+                   std::span<const TokenLogprob> logprobs = {}) {
   const auto& engine = ctx.snap->engine;
-  Verdict v = engine->scan_response(s.thread_state(engine), request_verdict, response, system);
+  std::vector<std::string_view> context;
+  if (parts)
+    for (const auto& c : parts->context) context.push_back(c);
+  Verdict v = engine->scan_response(s.thread_state(engine), request_verdict, response, system, context, logprobs);
   ctx.engine_us += v.latency_us;
   s.finalize(v, ctx);
   s.count_verdict(v, "response");
@@ -236,6 +242,8 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
   bool done_marker = false, upstream_done = false, client_gone = false, blocked = false;
   std::uint64_t usage = 0;
   Verdict last;
+  std::vector<TokenLogprob> logprobs;  // of the answer so far (uncertainty is judged at the end)
+  bool logprobs_ok = true;             // false once a chunk's logprobs did not parse: judged without
   std::string block_message;
   auto last_scan = std::chrono::steady_clock::now();
   constexpr std::size_t kHoldBack = 24;  // an e-mail or card number split across chunks stays unsent until whole
@@ -247,7 +255,7 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
     Verdict v;
     std::size_t w0 = 0;
     if (final) {
-      v = scan_final(s, ctx, system, text, request_verdict);
+      v = scan_final(s, ctx, system, text, request_verdict, &parts, logprobs_ok ? std::span<const TokenLogprob>(logprobs) : std::span<const TokenLogprob>{});
     } else {
       w0 = text.size() > gw.stream_window_bytes ? text.size() - gw.stream_window_bytes : 0;
       v = engine->scan(s.thread_state(engine), Role::response, std::string_view(text).substr(w0), system);
@@ -335,6 +343,7 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
         e.has_text = chunk_text(e.chunk, text);
         e.end = text.size();
         if (const std::uint64_t u = usage_tokens(e.chunk)) usage = u;
+        if (logprobs_ok) logprobs_ok = answer_logprobs(e.chunk, logprobs);
       }
       pending.push_back(std::move(e));
     }
@@ -420,6 +429,14 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
       context.push_back(d.get<std::string>());
     }
   }
+  std::vector<TokenLogprob> logprobs;
+  if (const auto lp = body.find("logprobs"); lp != body.end()) {
+    std::string why;
+    if (!parse_logprobs(*lp, logprobs, why)) {
+      co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "'logprobs': " + why, "logprobs");
+      co_return;
+    }
+  }
   if (!ex.has_prompt && !ex.has_response && context.empty())
     {
       co_await s.error(stream, ctx, 400, errc::kInvalidRequest, "send at least one of 'prompt', 'response', 'context'");
@@ -429,6 +446,7 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
   ex.response = response;
   ex.system = system;
   for (const auto& d : context) ex.context.push_back(d);
+  ex.logprobs = logprobs;
   const auto& engine = ctx.snap->engine;
   Verdict v = engine->scan_exchange(s.thread_state(engine), ex);
   ctx.engine_us = v.latency_us;
@@ -485,7 +503,9 @@ net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request
   }
   std::vector<Piece> pieces;
   const std::string response = response_text(answer, pieces);
-  const Verdict v = scan_final(s, ctx, sp, response, rv);
+  std::vector<TokenLogprob> logprobs;
+  if (!answer_logprobs(answer, logprobs)) logprobs.clear();
+  const Verdict v = scan_final(s, ctx, sp, response, rv, &parts, logprobs);
   permit.charge_tokens(usage_tokens(answer) ? usage_tokens(answer) : parts.estimated_tokens);
   s.record_verdict(ctx, v, parts.prompt, response);
   if (blocks(v)) {

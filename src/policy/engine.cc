@@ -91,10 +91,11 @@ detect::ProtectedPrompt Engine::prepare_system(std::string_view system) const {
 }
 
 void Engine::run_detectors(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system,
-                           int context_index, Verdict& v) const {
+                           int context_index, Verdict& v, std::span<const std::string_view> context,
+                           std::span<const TokenLogprob> logprobs) const {
   const std::string_view scanned = text.substr(0, std::min(text.size(), cfg_.scan.max_input_bytes));
   const text::Normalized normalized = normalizer_->normalize(scanned);
-  const detect::ScanInput in{role, normalized, system};
+  const detect::ScanInput in{role, normalized, system, context, logprobs};
   const std::size_t first = v.findings.size();
   for (std::size_t i = 0; i < detectors_.size(); ++i) {
     const auto& d = *detectors_[i];
@@ -164,6 +165,7 @@ Exchange exchange_of(const InputRecord& rec) {
   ex.has_response = rec.has_response;
   ex.response = rec.response;
   for (const auto& c : rec.context) ex.context.push_back(c);
+  ex.logprobs = rec.logprobs;
   return ex;
 }
 
@@ -199,18 +201,19 @@ Verdict Engine::scan_exchange(ThreadState& ts, const Exchange& ex) const {
     }
     if (ex.has_prompt) run_detectors(ts, Role::prompt, ex.prompt, sp, -1, v);
     for (std::size_t i = 0; i < ex.context.size(); ++i) run_detectors(ts, Role::context, ex.context[i], sp, static_cast<int>(i), v);
-    if (ex.has_response) run_detectors(ts, Role::response, ex.response, sp, -1, v);
+    if (ex.has_response) run_detectors(ts, Role::response, ex.response, sp, -1, v, ex.context, ex.logprobs);
     if (ex.has_response) finish(v, ex.response, Role::response);
     else finish(v, ex.prompt, Role::prompt);
   });
 }
 
 Verdict Engine::scan_response(ThreadState& ts, const Verdict& request, std::string_view response,
-                              const detect::ProtectedPrompt* system) const {
+                              const detect::ProtectedPrompt* system, std::span<const std::string_view> context,
+                              std::span<const TokenLogprob> logprobs) const {
   return timed([&](Verdict& v) {
     v.findings = request.findings;
     v.errors = request.errors;
-    run_detectors(ts, Role::response, response, system, -1, v);
+    run_detectors(ts, Role::response, response, system, -1, v, context, logprobs);
     finish(v, response, Role::response);
   });
 }

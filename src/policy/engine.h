@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@ struct Exchange {
   std::string_view prompt;                // what the user sent
   std::vector<std::string_view> context;  // retrieved documents, tool results
   std::string_view response;              // what the model answered
+  std::span<const TokenLogprob> logprobs; // the response's token log-probabilities, when known
   bool has_system = false, has_prompt = false, has_response = false;
   // A system prompt prepared once by the caller (e.g. `scan --system-file` for every line); used
   // when the exchange carries no system text of its own.
@@ -58,8 +60,12 @@ class Engine {
   // scan_exchange() of its request parts with this engine (the policy never lets a request-only
   // verdict change a finding's severity: escalations need a response finding), without scanning
   // the prompt and context twice. Redaction applies to the response. Never throws.
+  // `context` (the request's context documents, for groundedness) and `logprobs` (for uncertainty)
+  // are what scan_exchange() would have seen in Exchange::context and Exchange::logprobs.
   Verdict scan_response(ThreadState& ts, const Verdict& request, std::string_view response,
-                        const detect::ProtectedPrompt* system = nullptr) const;
+                        const detect::ProtectedPrompt* system = nullptr,
+                        std::span<const std::string_view> context = {},
+                        std::span<const TokenLogprob> logprobs = {}) const;
 
   detect::ProtectedPrompt prepare_system(std::string_view system) const;
 
@@ -73,7 +79,8 @@ class Engine {
   Engine() = default;
   static LoadResult<std::shared_ptr<const Engine>> from_config_impl(Config cfg);
   void run_detectors(ThreadState& ts, Role role, std::string_view text, const detect::ProtectedPrompt* system,
-                     int context_index, Verdict& v) const;
+                     int context_index, Verdict& v, std::span<const std::string_view> context = {},
+                     std::span<const TokenLogprob> logprobs = {}) const;
   void finish(Verdict& v, std::string_view redact_target, Role redact_role) const;
   // Runs `body` on a fresh verdict; an exception becomes a detector error decided by the policy's
   // fail mode; sets latency_us.

@@ -21,11 +21,16 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 Match parse_match(yaml::Reader& r, const YAML::Node& n, const Taxonomy& tax, std::string_view what) {
   Match m;
   if (!n.IsDefined() || n.IsNull()) return m;
-  if (!r.check_keys(n, {"categories", "domains", "intents", "roles", "detectors", "min_score", "min_severity"}, what))
+  if (!r.check_keys(n, {"categories", "except_categories", "domains", "intents", "roles", "detectors", "min_score",
+                           "min_severity"},
+                    what))
     return m;
   m.categories = r.str_list(n, "categories");
   for (const auto& c : m.categories)
     if (!tax.find(c)) r.error(n["categories"], errc::kUnknownCategory, "category '" + c + "' is not in the taxonomy");
+  m.except_categories = r.str_list(n, "except_categories");
+  for (const auto& c : m.except_categories)
+    if (!tax.find(c)) r.error(n["except_categories"], errc::kUnknownCategory, "category '" + c + "' is not in the taxonomy");
   for (const auto& d : r.str_list(n, "domains")) {
     if (auto v = parse_domain(d)) m.domains.push_back(*v);
     else r.error(n["domains"], errc::kConfigInvalidValue, "domain must be safety or security, not '" + d + "'");
@@ -63,6 +68,7 @@ Action parse_action_key(yaml::Reader& r, const YAML::Node& n, Action fallback) {
 bool Match::matches(const Finding& f) const noexcept {
   if (!(roles & role_bit(f.role))) return false;
   if (!categories.empty() && !contains(categories, f.category)) return false;
+  if (contains(except_categories, f.category)) return false;
   if (!domains.empty() && std::find(domains.begin(), domains.end(), f.domain) == domains.end()) return false;
   if (!intents.empty() && std::find(intents.begin(), intents.end(), f.intent) == intents.end()) return false;
   if (!detectors.empty() && !contains(detectors, f.detector)) return false;

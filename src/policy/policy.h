@@ -9,14 +9,14 @@
 //   fail_mode: open | closed         a detector error allows (open) or blocks (closed)
 //   rules:                           first matching rule decides a finding's action
 //     - id: block-prompt-attacks
-//       when: {categories: [...], domains: [...], intents: [...], roles: [...], detectors: [...],
+//       when: {categories: [...], except_categories: [...], domains: [...], intents: [...], roles: [...], detectors: [...],
 //              min_score: 0.5, min_severity: high}
 //       action: block
 //       monitor: false               true: record "would block", do not enforce
 //   escalations:                     request-side finding + response-side finding in one exchange
 //     - id: injection-then-unsafe-output
 //       request:  {domains: [security], intents: [adversarial], min_severity: medium}
-//       response: {domains: [safety]}
+//       response: {domains: [safety], except_categories: [refusal]}
 //       severity: critical
 //       action: block
 #pragma once
@@ -31,7 +31,8 @@
 namespace dg::policy {
 
 struct Match {
-  std::vector<std::string> categories;
+  std::vector<std::string> categories;         // empty = any
+  std::vector<std::string> except_categories;  // never these (e.g. a refusal is no unsafe answer)
   std::vector<Domain> domains;
   std::vector<Intent> intents;
   unsigned roles = 0b111;

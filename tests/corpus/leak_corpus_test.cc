@@ -33,7 +33,7 @@ TEST(LeakCorpus, CanaryDetectorOnTensorTrustLeaks) {
     const std::string text = j.value("text", "");
     const auto normalized = norm->normalize(text);
     std::vector<Finding> out;
-    ASSERT_TRUE((*det.value)->scan(ScanInput{Role::response, normalized, nullptr}, nullptr, out));
+    ASSERT_TRUE((*det.value)->scan(ScanInput{Role::response, normalized, nullptr, {}, {}}, nullptr, out));
     const bool predicted = !out.empty();
     if (predicted && leak) ++tp;
     else if (predicted) ++fp;

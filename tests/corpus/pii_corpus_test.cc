@@ -86,7 +86,7 @@ TEST(PiiCorpus, PresidioSyntheticSpans) {
     }
     const auto normalized = norm->normalize(text);
     std::vector<Finding> out;
-    ASSERT_TRUE(pii.scan(ScanInput{Role::prompt, normalized, nullptr}, scratch.get(), out));
+    ASSERT_TRUE(pii.scan(ScanInput{Role::prompt, normalized, nullptr, {}, {}}, scratch.get(), out));
     std::vector<std::pair<std::string, Span>> predicted;
     for (const auto& f : out)
       for (const auto& sp : f.spans) predicted.emplace_back(kLabelToType.at(f.redact_label), sp);

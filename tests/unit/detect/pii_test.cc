@@ -319,7 +319,7 @@ TEST(Pii, MissingScratchIsAnError) {
   auto det = make();
   const auto n = testing::normalizer().normalize("a@example.com");
   std::vector<Finding> out;
-  EXPECT_FALSE(det->scan(ScanInput{Role::prompt, n, nullptr}, nullptr, out));
+  EXPECT_FALSE(det->scan(ScanInput{Role::prompt, n, nullptr, {}, {}}, nullptr, out));
   EXPECT_EQ(det->counters().errors.load(), 1u);
 }
 

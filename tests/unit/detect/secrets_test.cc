@@ -277,7 +277,7 @@ TEST(Secrets, CountersAndMissingScratch) {
   EXPECT_EQ(det->counters().findings.load(), 1u);
   const auto n = testing::normalizer().normalize("AKIAIOSFODNN7EXAMPLE");
   std::vector<Finding> out;
-  EXPECT_FALSE(det->scan(ScanInput{Role::prompt, n, nullptr}, nullptr, out));
+  EXPECT_FALSE(det->scan(ScanInput{Role::prompt, n, nullptr, {}, {}}, nullptr, out));
   EXPECT_EQ(det->counters().errors.load(), 1u);
 }
 

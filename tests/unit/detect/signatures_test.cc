@@ -78,7 +78,7 @@ std::vector<Finding> scan_with(const Loaded& d, std::string_view input, Role rol
     return out;
   }
   const text::Normalized normalized = normalizer().normalize(input);
-  EXPECT_TRUE(d.detector->scan(ScanInput{role, normalized, nullptr}, d.scratch.get(), out));
+  EXPECT_TRUE(d.detector->scan(ScanInput{role, normalized, nullptr, {}, {}}, d.scratch.get(), out));
   return out;
 }
 

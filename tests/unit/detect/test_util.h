@@ -17,7 +17,7 @@ inline std::vector<Finding> scan(const Detector& d, std::string_view input, Role
   auto normalized = normalizer().normalize(input);
   auto scratch = d.make_scratch();
   std::vector<Finding> out;
-  EXPECT_TRUE(d.scan(ScanInput{role, normalized, system}, scratch.get(), out));
+  EXPECT_TRUE(d.scan(ScanInput{role, normalized, system, {}, {}}, scratch.get(), out));
   return out;
 }
 
