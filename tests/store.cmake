@@ -4,6 +4,7 @@
 dg_test_exe(store_tests SOURCES
   unit/store/audit_log_test.cc
   unit/store/key_store_test.cc
+  unit/store/incident_store_test.cc
   LIBS dg_store nlohmann_json::nlohmann_json Threads::Threads)
 # GCC 12 reports a false -Wmaybe-uninitialized inside std::regex's std::function under ASan at -O2
 # (GCC PR 105562); it is about libstdc++, not this code, and -Werror would fail the sanitizer build.
