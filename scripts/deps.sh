@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   jq sqlite3
+  chromium  # the dashboard's browser tests (tests/e2e: playwright-core drives /usr/bin/chromium headless)
 )
 
 # Node.js and npm run the gateway's integration tests (tests/integration) and build the dashboard; the
