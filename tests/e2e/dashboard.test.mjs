@@ -87,7 +87,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     await p.locator('[data-testid=live-status][data-live=true]').waitFor();
   };
 
-  const post = (p, key, body) => request(gw.url, 'POST', p, { key, body });
+  const post = (p, key, body, headers = {}) => request(gw.url, 'POST', p, { key, body, headers });
 
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
@@ -153,7 +153,9 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     const injection = await post('/v1/chat/completions', keys.client, chat(INJECTION));
     assert.equal(injection.status, 403, `injection chat: ${injection.status} ${injection.text.slice(0, 300)}`);
     assert.equal(injection.json?.error?.code, 'blocked_by_policy');
-    const hybrid = await post('/v1/chat/completions', keys.client, chat(`${HYBRID_ATTACK} [[script:pii_answer]]`));
+    // Its own session (X-Session-Id), so that it is an incident of its own, not joined to the injection's.
+    const hybrid = await post('/v1/chat/completions', keys.client, chat(`${HYBRID_ATTACK} [[script:pii_answer]]`),
+      { 'x-session-id': 'e2e-hybrid' });
     assert.equal(hybrid.status, 403, `hybrid chat: ${hybrid.status} ${hybrid.text.slice(0, 300)}`);
     assert.equal(hybrid.headers.get('x-dualguard-class'), 'hybrid', `hybrid chat class: ${hybrid.text.slice(0, 400)}`);
     sent.benign = benign.headers.get('x-request-id');

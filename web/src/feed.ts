@@ -46,7 +46,7 @@ export class FeedView {
   }
 
   private row(v: Verdict, fresh = false): HTMLTableRowElement {
-    const what = v.chain || v.categories.join(', ') || '–';
+    const what = v.chain || (v.categories ?? []).join(', ') || '–';
     const tr = h('tr', {
       'data-testid': 'feed-row', 'data-request-id': v.request_id, 'data-class': v.class, 'data-action': v.action,
       class: `${fresh ? 'fresh ' : ''}${v.incident_id ? 'clickable' : ''}`,

@@ -117,7 +117,18 @@ export class OverviewView {
     autosize(this.latency, latencyEl, 150);
   }
 
-  update(ov: Overview): void {
+  update(raw: Overview): void {
+    // Tolerate a partial answer (an older gateway): missing series draw as empty.
+    const empty = raw.t?.map(() => null) ?? [];
+    const ov: Overview = {
+      ...raw,
+      t: raw.t ?? [],
+      requests: raw.requests ?? [],
+      latency_ms: { p50: raw.latency_ms?.p50 ?? empty, p99: raw.latency_ms?.p99 ?? empty },
+      columns: raw.columns ?? ({} as Overview['columns']),
+      drift: raw.drift ?? [],
+      incidents_open: raw.incidents_open ?? 0,
+    };
     for (const c of this.columns) c.update(ov);
     this.latency.setData([ov.t, ov.latency_ms.p50, ov.latency_ms.p99] as Data);
     this.renderKpis(ov);
