@@ -62,5 +62,7 @@ inline constexpr std::string_view kUpstreamTimeout = "upstream_timeout";        
 inline constexpr std::string_view kUpstreamStatus = "upstream_status";               // the upstream's own error status, passed through
 inline constexpr std::string_view kClientClosed = "client_closed";                   // the client went away before the answer (audit only)
 inline constexpr std::string_view kAuditUnavailable = "audit_unavailable";           // 503: the audit log cannot be written (fail closed)
+inline constexpr std::string_view kDashboardNotBuilt = "dashboard_not_built";       // 404: / without the built dashboard (web/dist)
+inline constexpr std::string_view kMonitorDisabled = "monitor_disabled";             // 503: /api/* with gateway.monitor.enabled: false
 
 }  // namespace dg::errc

@@ -1,5 +1,7 @@
 #include "gateway/gateway_config.h"
 
+#include <filesystem>
+
 #include "core/errors.h"
 #include "core/yaml_util.h"
 
@@ -89,7 +91,7 @@ LoadResult<GatewayConfig> load_gateway_config(const policy::Config& cfg) {
   if (!r.check_keys(n, {"listen", "upstream", "upstream_api_key_env", "data_dir", "threads", "max_body_bytes", "upstream_connect_timeout_ms",
                         "upstream_timeout_ms", "upstream_retries", "upstream_pool_size", "breaker_failures",
                         "breaker_open_ms", "stream_window_bytes", "stream_scan_bytes", "drain_timeout_ms",
-                        "metrics_public", "fail_mode", "route_fail_mode", "limits", "abuse", "audit"},
+                        "metrics_public", "fail_mode", "route_fail_mode", "limits", "abuse", "audit", "monitor", "dashboard"},
                     "gateway"))
     return R::failure(std::move(errors));
   const std::string listen = r.str_or(n, "listen", g.listen_host + ":" + g.listen_port);
@@ -151,6 +153,36 @@ LoadResult<GatewayConfig> load_gateway_config(const policy::Config& cfg) {
   }
   if (const YAML::Node a = n["audit"]; a.IsDefined() && !a.IsNull()) {
     if (r.check_keys(a, {"store_raw_text"}, "gateway.audit")) g.store_raw_text = r.boolean(a, "store_raw_text", false);
+  }
+  const std::filesystem::path base = std::filesystem::path(cfg.path).parent_path();
+  auto resolve = [&](const std::string& p) { return p.empty() || p.front() == '/' ? p : (base / p).lexically_normal().string(); };
+  if (const YAML::Node m = n["monitor"]; m.IsDefined() && !m.IsNull()) {
+    if (r.check_keys(m, {"enabled", "incident_window_ms", "probe_repeats", "incident_min_severity", "drift", "alerts_file"}, "gateway.monitor")) {
+      g.monitor_enabled = r.boolean(m, "enabled", true);
+      g.incident_window_ms = r.integer(m, "incident_window_ms", g.incident_window_ms, 1000, 7 * 86400000ll);
+      g.probe_repeats = static_cast<int>(r.integer(m, "probe_repeats", 3, 2, 1000));
+      g.incident_min_severity = r.str_or(m, "incident_min_severity", "medium");
+      if (!parse_severity(g.incident_min_severity))
+        r.error(m["incident_min_severity"], errc::kConfigInvalidValue, "gateway.monitor.incident_min_severity must be low, medium, high or critical");
+      g.alerts_file = resolve(r.str_or(m, "alerts_file", ""));
+      if (const YAML::Node d = m["drift"]; d.IsDefined() && !d.IsNull()) {
+        if (r.check_keys(d, {"baseline_ms", "window_ms", "min_samples", "psi_threshold", "ks_alpha", "every_ms"}, "gateway.monitor.drift")) {
+          g.drift_baseline_ms = r.integer(d, "baseline_ms", g.drift_baseline_ms, 1000, 30 * 86400000ll);
+          g.drift_window_ms = r.integer(d, "window_ms", g.drift_window_ms, 1000, 7 * 86400000ll);
+          g.drift_min_samples = r.integer(d, "min_samples", g.drift_min_samples, 10, 100000000);
+          g.drift_psi_threshold = r.number(d, "psi_threshold", g.drift_psi_threshold, 0.01, 10.0);
+          g.drift_ks_alpha = r.number(d, "ks_alpha", g.drift_ks_alpha, 1e-12, 0.5);
+          g.drift_every_ms = r.integer(d, "every_ms", g.drift_every_ms, 100, 3600000);
+        }
+      }
+    }
+  }
+  g.dashboard_dir = resolve("../web/dist");
+  if (const YAML::Node d = n["dashboard"]; d.IsDefined() && !d.IsNull()) {
+    if (r.check_keys(d, {"enabled", "dir"}, "gateway.dashboard")) {
+      g.dashboard_enabled = r.boolean(d, "enabled", true);
+      if (auto dir = r.str(d, "dir"); dir && !dir->empty()) g.dashboard_dir = resolve(*dir);
+    }
   }
   if (!errors.empty()) return R::failure(std::move(errors));
   return R::success(std::move(g));

@@ -56,6 +56,23 @@ struct GatewayConfig {
   // Abuse / extraction signals (src/gateway/abuse.h).
   bool abuse_enabled = true;
 
+  // Monitors, incidents and alerts (gateway.monitor; docs/monitors.md).
+  bool monitor_enabled = true;
+  std::int64_t incident_window_ms = 600000;   // a verdict joins its actor's incident this soon after the last one
+  int probe_repeats = 3;                      // same safety failure this often from one actor = flaw exploited
+  std::string incident_min_severity = "medium";
+  std::int64_t drift_baseline_ms = 3600000;   // the first hour of traffic is the baseline
+  std::int64_t drift_window_ms = 900000;      // compared with the last 15 minutes
+  std::int64_t drift_min_samples = 200;
+  double drift_psi_threshold = 0.25;
+  double drift_ks_alpha = 0.01;
+  std::int64_t drift_every_ms = 5000;
+  std::string alerts_file;                    // resolved against the config file's folder; "" = no rules
+  // The dashboard's built assets (gateway.dashboard.dir), resolved against the config file's folder;
+  // default ../web/dist. Missing files: / answers 404 dashboard_not_built.
+  bool dashboard_enabled = true;
+  std::string dashboard_dir;
+
   policy::FailMode fail_mode_for(const std::string& route) const;
 };
 

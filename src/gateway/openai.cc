@@ -203,6 +203,68 @@ std::string apply_cuts(std::string_view text, std::vector<Cut> cuts) {
   return out;
 }
 
+json highlight_segments(std::string_view text, const std::vector<Finding>& findings, Role role, bool redact, std::size_t max_bytes) {
+  const bool truncated = text.size() > max_bytes;
+  if (truncated) text = text.substr(0, max_bytes);
+  const std::size_t n = text.size();
+  struct Range {
+    std::size_t a, b;
+    int finding;
+    std::string label;
+  };
+  std::vector<Range> marks, cuts;
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const Finding& f = findings[i];
+    if (f.role != role || f.context_index >= 0) continue;
+    for (const auto& sp : f.spans) {
+      const std::size_t a = std::min<std::size_t>(sp.start, n), b = std::min<std::size_t>(sp.end, n);
+      if (b <= a) continue;
+      marks.push_back({a, b, static_cast<int>(i), ""});
+      if (redact && f.redactable) cuts.push_back({a, b, -1, f.redact_label.empty() ? "DATA" : f.redact_label});
+    }
+  }
+  // Overlapping cuts become one (the first label), as apply_cuts renders them.
+  std::sort(cuts.begin(), cuts.end(), [](const Range& x, const Range& y) { return x.a < y.a; });
+  std::vector<Range> merged;
+  for (auto& c : cuts) {
+    if (!merged.empty() && c.a < merged.back().b) merged.back().b = std::max(merged.back().b, c.b);
+    else merged.push_back(std::move(c));
+  }
+  std::vector<std::size_t> pts{0, n};
+  for (const auto& m : marks) pts.insert(pts.end(), {m.a, m.b});
+  for (const auto& c : merged) pts.insert(pts.end(), {c.a, c.b});
+  std::sort(pts.begin(), pts.end());
+  pts.erase(std::unique(pts.begin(), pts.end()), pts.end());
+  json out = json::array();
+  auto emit = [&](std::string piece, std::vector<int> ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (!out.empty() && out.back()["findings"].get<std::vector<int>>() == ids) {
+      out.back()["text"] = out.back()["text"].get<std::string>() + piece;
+      return;
+    }
+    json seg = json::object();
+    seg["text"] = std::move(piece);
+    seg["findings"] = std::move(ids);
+    out.push_back(std::move(seg));
+  };
+  std::size_t ci = 0;
+  for (std::size_t k = 0; k + 1 < pts.size(); ++k) {
+    const std::size_t a = pts[k], b = pts[k + 1];
+    std::vector<int> ids;
+    for (const auto& m : marks)
+      if (m.a <= a && b <= m.b) ids.push_back(m.finding);
+    while (ci < merged.size() && merged[ci].b <= a) ++ci;
+    if (ci < merged.size() && merged[ci].a <= a) {
+      if (a == merged[ci].a) emit("[REDACTED:" + merged[ci].label + "]", ids);
+      continue;  // the rest of the cut is already shown by its label
+    }
+    emit(std::string(text.substr(a, b - a)), ids);
+  }
+  if (truncated) emit("\u2026", {});
+  return out;
+}
+
 void redact_answer(json& answer, const std::vector<Piece>& pieces, const std::vector<Finding>& findings) {
   std::size_t i = 0;
   for_each_text(answer, [&](const std::string&, json& t) {

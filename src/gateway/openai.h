@@ -71,6 +71,14 @@ struct Cut {
 };
 std::string apply_cuts(std::string_view text, std::vector<Cut> cuts);
 
+// The text as the audit log stores it (redacted by `cuts` when `redact`), cut into segments for
+// highlighting: [{"text", "findings": [i, ...]}], where i indexes `findings` and a segment lists the
+// findings of `role` (context_index < 0) whose spans cover it. A redacted stretch is one segment
+// "[REDACTED:LABEL]" that carries the findings covering its start. Adjacent segments with the same
+// findings are merged; text past `max_bytes` is dropped and a final segment "…" marks the cut.
+nlohmann::ordered_json highlight_segments(std::string_view text, const std::vector<Finding>& findings, Role role, bool redact,
+                                          std::size_t max_bytes = 16384);
+
 // Incremental parser of a text/event-stream body: feed() bytes as they arrive, take whole events.
 // Only `data:` lines matter to OpenAI streams; multi-line data is joined with "\n".
 class SseParser {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -23,7 +24,8 @@ constexpr auto kTuple = net::as_tuple(use_awaitable);
 const std::vector<std::string> kRoutes = {"/v1/scan", "/v1/chat/completions", "/v1/completions", "/v1/models",
                                           "/v2/models/{name}/infer", "/v2/models/{name}", "/v2/health/ready",
                                           "/healthz", "/readyz", "/metrics", "/admin/killswitch", "/admin/safemode",
-                                          "/admin/reload"};
+                                          "/admin/reload", "/api/info", "/api/overview", "/api/feed", "/api/events",
+                                          "/api/incidents", "/api/incidents/{id}", "/api/alerts", "dashboard"};
 
 const std::vector<std::string> kCodes = [] {
   std::vector<std::string> out{"ok"};
@@ -32,7 +34,8 @@ const std::vector<std::string> kCodes = [] {
         errc::kBlockedByPolicy, errc::kNotFound, errc::kMethodNotAllowed, errc::kRequestTooLarge, errc::kRateLimited,
         errc::kTokenBudgetExceeded, errc::kTooManyConcurrentRequests, errc::kUpstreamError, errc::kNoUpstream,
         errc::kUpstreamUnavailable, errc::kKillSwitchEngaged, errc::kDraining, errc::kUpstreamTimeout,
-        errc::kDetectorError, errc::kUpstreamStatus, errc::kClientClosed, errc::kAuditUnavailable})
+        errc::kDetectorError, errc::kUpstreamStatus, errc::kClientClosed, errc::kAuditUnavailable,
+        errc::kDashboardNotBuilt, errc::kMonitorDisabled, errc::kStoreIo})
     out.emplace_back(c);
   return out;
 }();
@@ -76,6 +79,13 @@ RouteInfo route_of(std::string_view target, bool metrics_public) {
   if (path == "/admin/killswitch") return r("/admin/killswitch", KeyRole::operator_, {http::verb::get, http::verb::post});
   if (path == "/admin/safemode") return r("/admin/safemode", KeyRole::operator_, {http::verb::get, http::verb::post});
   if (path == "/admin/reload") return r("/admin/reload", KeyRole::admin, {http::verb::post});
+  if (path == "/" || path == "/index.html" || path.rfind("/assets/", 0) == 0)
+    return r("dashboard", std::nullopt, {http::verb::get, http::verb::head});
+  for (const char* api : {"/api/info", "/api/overview", "/api/feed", "/api/events", "/api/incidents", "/api/alerts"})
+    if (path == api) return r(api, KeyRole::client, {http::verb::get});
+  if (path.rfind("/api/incidents/", 0) == 0 && path.size() > std::string_view("/api/incidents/").size() &&
+      path.find('/', std::string_view("/api/incidents/").size()) == std::string_view::npos)
+    return r("/api/incidents/{id}", KeyRole::client, {http::verb::get, http::verb::post});  // POST: operator, checked by the handler
   if (path.rfind("/v2/models/", 0) == 0) {
     const std::string_view rest = path.substr(11);
     const auto slash = rest.find('/');
@@ -219,6 +229,33 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
     fs.push_back(std::move(j));
   }
   ctx.rec.findings_json = fs.dump();
+  if (hub) {
+    // What the monitors need (gateway/monitor_hub.h); the detail only for verdicts with findings.
+    MonitorEvent m;
+    m.v.action = v.action;
+    m.v.cls = v.cls;
+    m.chain = v.chain;
+    m.explanation = v.reason;
+    for (const auto& f : v.findings) {
+      m.v.findings.push_back({f.category, f.domain, f.role, f.severity});
+      m.max_score = std::max(m.max_score, f.score);
+      if (f.role == Role::response && f.category == "refusal") m.refused = true;
+      if (m.rule.empty() && f.action == v.action && !f.rule.empty()) m.rule = f.rule;
+    }
+    m.has_prompt = !prompt.empty();
+    m.prompt_bytes = prompt.size();
+    m.language = monitor::dominant_script(prompt.substr(0, std::min<std::size_t>(prompt.size(), 4096)));
+    m.has_response = !response.empty();
+    if (!v.findings.empty()) {
+      const bool redact = !ctx.snap->gw.store_raw_text;
+      m.texts = ojson::object();
+      m.texts["prompt"] = highlight_segments(prompt, v.findings, Role::prompt, redact);
+      m.texts["response"] = highlight_segments(response, v.findings, Role::response, redact);
+      for (std::size_t i = 0; i < v.findings.size() && i < fs.size(); ++i) fs[i]["explanation"] = v.findings[i].evidence;
+      m.findings = fs;
+    }
+    ctx.mon = std::move(m);
+  }
   // The request's verdict is recorded first and the exchange's replaces it: same prompt, hash once.
   if (!prompt.empty() && ctx.rec.prompt_sha256.empty()) ctx.rec.prompt_sha256 = store::sha256_hex(prompt);
   if (!response.empty()) ctx.rec.response_sha256 = store::sha256_hex(response);
@@ -281,6 +318,18 @@ net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code)
   }
   metrics.requests.with({ctx.route, code.empty() ? std::string_view("ok") : code}).inc();
   metrics.duration.with({ctx.route}).observe(static_cast<double>(us_since(ctx.t0)) / 1e6);
+  if (hub && ctx.mon && ctx.rec.event == "request") {
+    MonitorEvent& m = *ctx.mon;
+    m.v.request_id = ctx.request_id;
+    m.v.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m.v.key_id = ctx.rec.key_id;
+    m.v.session = ctx.session;
+    m.route = ctx.route;
+    m.http_status = status;
+    m.latency_ms = static_cast<double>(ctx.rec.latency_total_us) / 1000.0;
+    hub->submit(std::move(m));
+    ctx.mon.reset();
+  }
 }
 
 net::awaitable<void> Server::respond(beast::tcp_stream& stream, Ctx& ctx, int status, const std::string& body,
@@ -308,6 +357,22 @@ net::awaitable<void> Server::error(beast::tcp_stream& stream, Ctx& ctx, int stat
   co_await respond(stream, ctx, status, error_body(code, message, param, v, ctx.request_id), code, v, retry_after);
 }
 
+ojson Server::kill_state_json() const {
+  const auto k = kill.load();
+  ojson state = ojson::object();
+  state["engaged"] = k->all || !k->routes.empty();
+  state["all"] = k->all;
+  state["routes"] = std::vector<std::string>(k->routes.begin(), k->routes.end());
+  return state;
+}
+
+ojson Server::control_json() const {
+  ojson j = ojson::object();
+  j["killswitch"] = kill_state_json();
+  j["safe_mode"] = safe_mode.load();
+  return j;
+}
+
 bool Server::killed(const std::string& route) const {
   const auto k = kill.load();
   return k->all || k->routes.count(route) > 0;
@@ -327,6 +392,21 @@ LoadResult<std::shared_ptr<const Snapshot>> load_snapshot(const std::string& con
   auto engine = policy::Engine::from_config(std::move(*cfg.value));
   if (!engine.ok()) return R::failure(std::move(engine.errors));
   snap->engine = std::move(*engine.value);
+  // The model and profile files of the enabled detectors, for /api/info (paths as configured,
+  // resolved like the engine resolves them: against the config file's folder).
+  const auto& cfgv = snap->engine->config();
+  if (const YAML::Node dets = cfgv.root["detectors"]; dets.IsMap()) {
+    const std::filesystem::path base = std::filesystem::path(cfgv.path).parent_path();
+    for (const auto& kv : dets) {
+      const YAML::Node d = kv.second;
+      if (!d.IsMap() || (d["enabled"].IsDefined() && d["enabled"].IsScalar() && d["enabled"].as<std::string>() == "false")) continue;
+      for (const char* k : {"model", "profile"}) {
+        if (!d[k].IsDefined() || !d[k].IsScalar() || d[k].as<std::string>().empty()) continue;
+        const std::string file = (base / d[k].as<std::string>()).lexically_normal().string();
+        snap->models.push_back({kv.first.as<std::string>(), file, detect::FastTextModel::file_sha256(file)});
+      }
+    }
+  }
   return R::success(std::move(snap));
 }
 
@@ -439,6 +519,7 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
       spdlog::warn("gateway: safe mode {} by key {}", e->get<bool>() ? "on" : "off", ctx.key->id);
     }
     ctx.rec.detail_json = detail.dump();
+    if (s.hub) s.hub->publish("control", s.control_json());
   } else {
     ctx.rec.event = "none";  // reads are not audited
   }
@@ -473,6 +554,10 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
                                std::string(req.method_string()) + " is not allowed on " + ri.route);
       co_return;
     }
+  if (ri.route == "dashboard") {
+    co_await handle_static(s, stream, req, ctx);
+    co_return;
+  }
   if (ri.route == "/healthz" || ri.route == "/readyz" || (ri.route == "/metrics" && !ri.role)) {
     ctx.rec.event = "none";  // probes and scrapes are not audited
     if (ri.route == "/healthz") {
@@ -533,6 +618,11 @@ net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Reques
       co_await handle_admin(s, stream, req, ctx);
       co_return;
     }
+  if (ri.route.rfind("/api/", 0) == 0) {
+    co_await handle_api(s, stream, req, ctx);
+    co_return;
+  }
+  if (const auto sid = req["x-session-id"]; !sid.empty()) ctx.session = std::string(sid.substr(0, 128));
   if (s.killed(ri.route))
     {
       co_await s.error(stream, ctx, 503, errc::kKillSwitchEngaged, "the operator engaged the kill switch for " + ri.route);
@@ -692,6 +782,26 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
   for (auto* e : {&limiter.errors, &abuse.errors, &breakers.errors}) errors.insert(errors.end(), e->begin(), e->end());
   if (!errors.empty()) return 2;
 
+  // Monitors: the incident store and the alert rules load before anything listens.
+  std::unique_ptr<store::IncidentStore> incidents;
+  monitor::AlertsConfig alerts_cfg;
+  if (gw.monitor_enabled) {
+    auto is = store::IncidentStore::open(gw.data_dir);
+    if (!is.ok()) {
+      errors.push_back({gw.data_dir, 0, 0, is.error().code, is.error().message});
+      return 3;
+    }
+    incidents = std::move(is.value());
+    if (!gw.alerts_file.empty()) {
+      auto a = monitor::load_alerts(gw.alerts_file);
+      if (!a.ok()) {
+        errors = std::move(a.errors);
+        return 2;
+      }
+      alerts_cfg = std::move(*a.value);
+    }
+  }
+
   const unsigned threads = gw.threads ? gw.threads : std::max(1u, std::thread::hardware_concurrency());
   // The Server outlives the io_context: after a drain that timed out, ~io_context destroys the
   // request coroutines still suspended in it, and they touch the Server (in-flight count, metrics).
@@ -702,6 +812,59 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
                                     std::move(*limiter.value), gw.abuse_enabled ? std::move(*abuse.value) : nullptr,
                                     std::move(*breakers.value), opt.config_path, opt.overrides);
   Server& s = *server;
+  if (incidents) {
+    MonitorOptions mo;
+    mo.correlator.window_ms = gw.incident_window_ms;
+    mo.correlator.probe_repeats = gw.probe_repeats;
+    mo.correlator.min_severity = parse_severity(gw.incident_min_severity).value_or(Severity::medium);
+    mo.drift.baseline_ms = gw.drift_baseline_ms;
+    mo.drift.window_ms = gw.drift_window_ms;
+    mo.drift.min_samples = static_cast<std::size_t>(gw.drift_min_samples);
+    mo.drift.psi_threshold = gw.drift_psi_threshold;
+    mo.drift.ks_alpha = gw.drift_ks_alpha;
+    mo.drift_every_ms = gw.drift_every_ms;
+    s.hub = std::make_unique<MonitorHub>(mo, alerts_cfg, std::move(incidents));
+    if (alerts_cfg.log)
+      s.hub->add_sink([](const monitor::Alert& a, const ojson&) {
+        spdlog::warn("alert {} {} [{}] {}", a.id, a.rule, to_string(a.severity), a.summary);
+      });
+    if (!alerts_cfg.webhook_url.empty()) {
+      s.webhook = std::make_unique<WebhookSink>(alerts_cfg);
+      WebhookSink* w = s.webhook.get();
+      s.hub->add_sink([w](const monitor::Alert&, const ojson& j) { w->enqueue(j.dump(-1, ' ', false, ojson::error_handler_t::replace)); });
+    }
+    auto& fam = s.registry.counter_family("dualguard_monitor_events_total",
+                                          "Monitor events by kind: verdicts seen, dropped (queue full), incidents opened, alerts, "
+                                          "store errors, webhook deliveries / failures / drops / retries.",
+                                          {{"kind", {"verdicts", "dropped", "incidents_opened", "alerts", "store_errors", "webhook_delivered",
+                                                     "webhook_failed", "webhook_dropped", "webhook_retries"}}},
+                                          16);
+    struct Last {
+      std::mutex mu;  // scrapes may run concurrently
+      std::array<std::uint64_t, 9> v{};
+    };
+    auto last_state = std::make_shared<Last>();
+    s.registry.on_collect([&s, &fam, last_state] {
+      std::lock_guard lock(last_state->mu);
+      auto* last = &last_state->v;
+      const auto& c = s.hub->counters();
+      std::array<std::uint64_t, 9> now{c.events.load(), c.dropped.load(), c.incidents_opened.load(), c.alerts.load(), c.store_errors.load(), 0, 0, 0, 0};
+      if (s.webhook) {
+        const auto& w = s.webhook->counters();
+        now[5] = w.delivered.load();
+        now[6] = w.failed.load();
+        now[7] = w.dropped.load();
+        now[8] = w.retries.load();
+      }
+      static constexpr const char* kKinds[9] = {"verdicts", "dropped", "incidents_opened", "alerts", "store_errors",
+                                                "webhook_delivered", "webhook_failed", "webhook_dropped", "webhook_retries"};
+      for (std::size_t i = 0; i < now.size(); ++i) {
+        if (now[i] > (*last)[i]) fam.with({kKinds[i]}).inc(now[i] - (*last)[i]);
+        (*last)[i] = now[i];
+      }
+    });
+    s.hub->start();
+  }
 
   tcp::acceptor acceptor(io);
   try {
@@ -762,6 +925,8 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
   // The audit writer commits what is still queued; the completions it posts to the stopped io_context
   // never run and are destroyed with it. Then the upstream sockets close while io is alive.
   s.audit.reset();
+  s.hub.reset();  // processes what is queued; its sinks run on its thread, so the webhook goes after it
+  s.webhook.reset();
   s.pool.reset();
   spdlog::info("gateway: stopped");
   return 0;

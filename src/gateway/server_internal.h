@@ -19,6 +19,8 @@
 #include "gateway/gateway_config.h"
 #include "gateway/limiter.h"
 #include "gateway/metrics.h"
+#include "gateway/monitor_hub.h"
+#include "gateway/alert_sink.h"
 #include "gateway/upstream.h"
 #include "policy/engine.h"
 #include "store/audit_log.h"
@@ -63,6 +65,12 @@ struct Snapshot {
   GatewayConfig gw;
   std::string policy_sha256;
   std::string config_sha256;
+  struct Model {
+    std::string name;  // the detector
+    std::string path;
+    std::string sha256;
+  };
+  std::vector<Model> models;  // the enabled detectors' model and profile files
 };
 
 struct KillState {
@@ -101,6 +109,8 @@ struct Ctx {
   std::uint64_t engine_us = 0;
   std::uint64_t upstream_us = 0;
   bool keep_alive = true;
+  std::string session;             // the X-Session-Id header ("" when absent)
+  std::optional<MonitorEvent> mon;  // the verdict for the monitors, submitted after the audit commit
 };
 
 class Server;
@@ -110,6 +120,9 @@ net::awaitable<void> handle_scan(Server& s, beast::tcp_stream& stream, Request& 
 net::awaitable<void> handle_openai(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit, bool chat);
 net::awaitable<void> handle_passthrough(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit);
 net::awaitable<void> handle_oip_infer(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx, Permit& permit);
+// dashboard.cc: the built dashboard at / and /assets/*, and the /api routes (docs/dashboard-api.md).
+net::awaitable<void> handle_static(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx);
+net::awaitable<void> handle_api(Server& s, beast::tcp_stream& stream, Request& req, Ctx& ctx);
 
 class Server {
  public:
@@ -125,6 +138,8 @@ class Server {
   std::unique_ptr<AbuseDetector> abuse;
   std::unique_ptr<CircuitBreakerSet> breakers;
   std::unique_ptr<UpstreamPool> pool;  // null without an upstream (fixed at start; reload keeps it)
+  std::unique_ptr<MonitorHub> hub;     // null when gateway.monitor.enabled is false
+  std::unique_ptr<WebhookSink> webhook;  // null without sinks.webhook.url
   Registry registry;
   Metrics metrics{registry};
   Published<KillState> kill;
@@ -153,6 +168,10 @@ class Server {
   // Fills the audit record's verdict fields.
   void record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt, std::string_view response) const;
   bool killed(const std::string& route) const;
+  // {"engaged", "all", "routes"} of the kill switch.
+  nlohmann::ordered_json kill_state_json() const;
+  // {"killswitch": kill_state_json(), "safe_mode"}: the `control` event of /api/events.
+  nlohmann::ordered_json control_json() const;
   // Loads the config again and swaps it in when it loads; otherwise keeps the running one. Returns
   // "" on success, else the stable code of the first load error (e.g. config_unknown_key); `message`
   // says what happened either way.

@@ -101,6 +101,19 @@ double psi(const std::vector<double>& base, const std::vector<double>& cur) {
   return v;
 }
 
+double wasserstein(std::vector<double>& a, std::vector<double>& b) {
+  if (a.empty() || b.empty()) return 0.0;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  auto q = [](const std::vector<double>& v, double p) { return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))]; };
+  double sum = 0.0;
+  for (int i = 0; i < 100; ++i) {
+    const double p = (i + 0.5) / 100.0;
+    sum += std::fabs(q(a, p) - q(b, p));
+  }
+  return sum / 100.0;
+}
+
 KsResult ks_two_sample(std::vector<double>& a, std::vector<double>& b) {
   KsResult r;
   if (a.empty() || b.empty()) return r;
@@ -229,7 +242,7 @@ std::vector<DriftStat> DriftMonitor::evaluate(std::int64_t now_ms) {
   std::vector<DriftStat> out;
   const auto min_n = static_cast<double>(opt_.min_samples);
 
-  auto numeric = [&](std::string name, const Numeric& b, const Numeric& c, auto show) {
+  auto numeric = [&](std::string name, const Numeric& b, const Numeric& c, double min_shift, auto show) {
     DriftStat s;
     s.statistic = std::move(name);
     s.type = "numeric";
@@ -242,7 +255,8 @@ std::vector<DriftStat> DriftMonitor::evaluate(std::int64_t now_ms) {
       const KsResult k = ks_two_sample(x, y);
       s.ks_d = k.d;
       s.ks_p = k.p;
-      s.drifted = s.psi >= opt_.psi_threshold || (k.p < opt_.ks_alpha && k.d >= opt_.ks_min_d);
+      s.shift = wasserstein(x, y);
+      s.drifted = (s.psi >= opt_.psi_threshold || (k.p < opt_.ks_alpha && k.d >= opt_.ks_min_d)) && *s.shift >= min_shift;
       s.detail = "median " + show(median(b.sample)) + " -> " + show(median(c.sample));
     }
     out.push_back(std::move(s));
@@ -287,12 +301,12 @@ std::vector<DriftStat> DriftMonitor::evaluate(std::int64_t now_ms) {
     out.push_back(std::move(s));
   };
 
-  numeric("prompt_length", base_.length, cur.length, [](double lx) {
+  numeric("prompt_length", base_.length, cur.length, opt_.min_length_shift, [](double lx) {
     return std::to_string(static_cast<long long>(std::llround(std::exp2(lx) - 1.0))) + " bytes";
   });
   categorical("language", "categorical", base_.language, cur.language);
   categorical("category_mix", "categorical", base_.categories, cur.categories);
-  numeric("finding_score", base_.score, cur.score, [](double x) {
+  numeric("finding_score", base_.score, cur.score, opt_.min_score_shift, [](double x) {
     char b[16];
     std::snprintf(b, sizeof b, "%.2f", x);
     return std::string(b);

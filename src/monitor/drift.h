@@ -13,7 +13,7 @@
 // Baseline: the first `baseline_ms` of traffic after start (or after rebase()), frozen once it holds
 // `min_samples`. Current: the last `window_ms`, kept as `buckets` time buckets so old traffic leaves
 // the window in steps. A statistic drifts when PSI >= psi_threshold, or KS rejects at ks_alpha with
-// D >= ks_min_d; both windows need min_samples values of that statistic to be judged at all.
+// D >= ks_min_d — and, for numeric statistics, the windows are at least min_*_shift apart; both windows need min_samples values of that statistic to be judged at all.
 //
 // No clock of its own: every call passes the time. Not thread-safe: one thread owns a monitor.
 #pragma once
@@ -39,6 +39,11 @@ struct DriftOptions {
   double ks_alpha = 0.01;
   double ks_min_d = 0.1;        // a KS rejection alone on huge windows is not a drift
   std::size_t reservoir = 2048; // values kept per window for KS (reservoir sampling)
+  // Effect size a numeric statistic must also show (Wasserstein-1 distance between the windows, in
+  // the statistic's units): on near-constant data PSI and KS flag shifts too small to matter (every
+  // prompt one byte longer moves every value past a decile edge).
+  double min_length_shift = 0.5;  // log2(1 + bytes): a typical prompt about 1.4 times longer or shorter
+  double min_score_shift = 0.1;
   std::uint64_t seed = 42;
 };
 
@@ -60,6 +65,7 @@ struct DriftStat {
   double psi = 0.0;
   std::optional<double> ks_d;  // numeric statistics
   std::optional<double> ks_p;
+  std::optional<double> shift;  // numeric: Wasserstein-1 distance between the windows
   bool judged = false;   // both windows had min_samples
   bool drifted = false;
   std::size_t baseline_n = 0;
@@ -80,6 +86,10 @@ struct KsResult {
   double d = 0.0;
   double p = 1.0;
 };
+// Wasserstein-1 distance of two samples (mean absolute difference of their quantile functions at
+// 100 points). Sorts its arguments.
+double wasserstein(std::vector<double>& a, std::vector<double>& b);
+
 // Two-sample Kolmogorov-Smirnov statistic and its asymptotic p-value. Sorts its arguments.
 KsResult ks_two_sample(std::vector<double>& a, std::vector<double>& b);
 

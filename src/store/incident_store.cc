@@ -110,7 +110,7 @@ Status IncidentStore::upsert(const IncidentRow& row) {
   return guarded(impl_->file, [&]() -> Status {
     Stmt s = impl_->writer->prepare(
         "INSERT INTO incidents(id, num, status, class, key_id, session, first_ms, last_ms, json) VALUES(?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT(id) DO UPDATE SET status=excluded.status, class=excluded.class, first_ms=excluded.first_ms, "
+        "ON CONFLICT(id) DO UPDATE SET class=excluded.class, first_ms=excluded.first_ms, "
         "last_ms=excluded.last_ms, json=excluded.json");
     s.bind(1, std::string_view(row.id)).bind(2, number_of(row.id)).bind(3, std::string_view(row.status));
     s.bind(4, std::string_view(row.cls)).bind(5, std::string_view(row.key_id)).bind(6, std::string_view(row.session));

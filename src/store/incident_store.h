@@ -59,7 +59,9 @@ class IncidentStore {
   IncidentStore(const IncidentStore&) = delete;
   IncidentStore& operator=(const IncidentStore&) = delete;
 
-  // Inserts or replaces the incident row (by id).
+  // Inserts the incident row, or updates it by id — every column but `status`, which after creation
+  // belongs to operators (set_status): a verdict joining an acknowledged incident keeps it
+  // acknowledged. Readers take the status from the column, not from `json`.
   Status upsert(const IncidentRow& row);
   // Stores one verdict's detail JSON under an incident (ignored past the bound).
   Status add_verdict(const std::string& incident_id, const std::string& request_id, std::int64_t ts_ms,

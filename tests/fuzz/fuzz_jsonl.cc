@@ -1,7 +1,7 @@
 // libFuzzer target: parse_jsonl_line (the reader of `dualguard scan` inputs) on arbitrary bytes, in
 // auto mode, with a field name (--field text) and with a small line limit, then rendered the way the
 // CLI renders records. Checks: nothing throws; a record is either usable or carries a known error
-// code and a message; the id is the line number, a string or a number; rendering never throws.
+// code and a message (invalid_logprobs included); log-probabilities are <= 0; the id is the line number, a string or a number; rendering never throws.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +21,8 @@ namespace {
 
 bool known_error(std::string_view code) {
   namespace e = dg::errc;
-  return code == e::kInvalidJson || code == e::kMissingField || code == e::kFieldNotString || code == e::kInputTooLarge;
+  return code == e::kInvalidJson || code == e::kMissingField || code == e::kFieldNotString || code == e::kInputTooLarge ||
+         code == e::kInvalidLogprobs;
 }
 
 void check(std::string_view line, const dg::InputOptions& opt) {
@@ -30,7 +31,10 @@ void check(std::string_view line, const dg::InputOptions& opt) {
   if (r.ok()) {
     if (!r.error_message.empty()) fail("usable record without error message");
     if (!opt.field.empty() && r.exchange) fail("--field mode never yields an exchange");
-    if (!r.exchange && (r.has_prompt || r.has_response || !r.context.empty())) fail("single-text record has exchange parts");
+    if (!r.exchange && (r.has_prompt || r.has_response || !r.context.empty() || !r.logprobs.empty()))
+      fail("single-text record has exchange parts");
+    for (const auto& t : r.logprobs)
+      if (!(t.logprob <= 0.0) || t.top.size() > line.size()) fail("a log-probability is positive, NaN or has too many alternatives");
     // JSON string escapes only shrink: \uXXXX gives at most 3 UTF-8 bytes, a surrogate pair 4 for 12.
     if (r.text.size() > line.size() || r.prompt.size() > line.size() || r.response.size() > line.size() ||
         r.system.size() > line.size())

@@ -1,5 +1,5 @@
 // The gateway's reading of client and upstream bytes: OpenAI request bodies (chat and completions),
-// answers (response text, redaction by spans) and server-sent event streams (split at a fuzzed point).
+// answers (response text, redaction by spans, token log-probabilities) and server-sent event streams (split at a fuzzed point).
 // Invariants: no crash, pieces lie inside the joined text, redaction never grows a span into a crash.
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     f.spans = {{0, static_cast<std::uint32_t>(text.size() / 2)}, {static_cast<std::uint32_t>(text.size() / 3), static_cast<std::uint32_t>(text.size() + 7)}};
     dg::gateway::redact_answer(answer, pieces, {f});
     dg::gateway::usage_tokens(answer);
+    std::vector<dg::TokenLogprob> lps;
+    if (dg::gateway::answer_logprobs(body, lps))
+      for (const auto& t : lps)
+        if (!(t.logprob <= 0.0)) __builtin_trap();
+    std::string why;
+    lps.clear();
+    if (!dg::parse_logprobs(body, lps, why) && why.empty()) __builtin_trap();
     std::string t;
     dg::gateway::chunk_text(body, t);
     dg::gateway::rewrite_chunk(body, t);

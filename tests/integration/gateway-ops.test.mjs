@@ -98,7 +98,7 @@ function portableConfigText() {
   const dir = path.dirname(DEFAULT_CONFIG);
   let text = fs.readFileSync(DEFAULT_CONFIG, 'utf8');
   let replaced = 0;
-  text = text.replace(/^(\s*(?:taxonomy|policy|model):[ \t]*)([^\s#]+)/gm, (_, head, p) => {
+  text = text.replace(/^(\s*(?:taxonomy|policy|model|alerts_file|dir):[ \t]*)([^\s#]+)/gm, (_, head, p) => {
     replaced++;
     return head + (path.isAbsolute(p) ? p : path.resolve(dir, p));
   });

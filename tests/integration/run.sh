@@ -23,4 +23,4 @@ npm ci --no-audit --no-fund --loglevel=error >/dev/null
 # Each suite has its own deadline (lib/fixtures.mjs); this cap bounds the whole run.
 exec timeout --signal=TERM --kill-after=10 "${DUALGUARD_IT_TIMEOUT:-600}" \
   node --test --test-concurrency=1 --test-reporter=spec \
-  upstream/server.test.mjs gateway.test.mjs gateway-limits.test.mjs gateway-resilience.test.mjs gateway-ops.test.mjs
+  upstream/server.test.mjs gateway.test.mjs gateway-limits.test.mjs gateway-resilience.test.mjs gateway-ops.test.mjs gateway-monitor.test.mjs

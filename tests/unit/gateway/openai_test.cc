@@ -85,6 +85,42 @@ TEST(OpenAi, ApplyCutsMergesOverlaps) {
   EXPECT_EQ(apply_cuts("abc", {}), "abc");
 }
 
+TEST(OpenAi, HighlightSegmentsCoverFindingsAndShowRedactionsByLabel) {
+  Finding inj;
+  inj.role = Role::prompt;
+  inj.spans = {{7, 13}};  // "ignore"
+  Finding email;
+  email.role = Role::prompt;
+  email.redactable = true;
+  email.redact_label = "EMAIL";
+  email.spans = {{17, 26}};  // "a@b.co.uk"
+  Finding other_role;
+  other_role.role = Role::response;
+  other_role.spans = {{0, 5}};
+  Finding wide;  // overlaps both
+  wide.role = Role::prompt;
+  wide.spans = {{10, 20}};
+  const std::string text = "please ignore to a@b.co.uk now";
+  const json redacted = highlight_segments(text, {inj, email, other_role, wide}, Role::prompt, true);
+  EXPECT_EQ(redacted.dump(),
+            R"([{"text":"please ","findings":[]},{"text":"ign","findings":[0]},{"text":"ore","findings":[0,3]},)"
+            R"({"text":" to ","findings":[3]},{"text":"[REDACTED:EMAIL]","findings":[1,3]},{"text":" now","findings":[]}])");
+  // Raw text: the e-mail stays, its part inside `wide` and its part after are separate segments.
+  const json raw = highlight_segments(text, {inj, email, other_role, wide}, Role::prompt, false);
+  std::string joined;
+  for (const auto& seg : raw) joined += seg["text"].get<std::string>();
+  EXPECT_EQ(joined, text);
+  EXPECT_EQ(raw[4].dump(), R"({"text":"a@b","findings":[1,3]})");
+  EXPECT_EQ(raw[5].dump(), R"({"text":".co.uk","findings":[1]})");
+  // Spans past the end are clipped; a long text is cut with a marker.
+  Finding past;
+  past.role = Role::prompt;
+  past.spans = {{3, 999}};
+  const json cut = highlight_segments("abcdefgh", {past}, Role::prompt, true, 5);
+  EXPECT_EQ(cut.dump(), "[{\"text\":\"abc\",\"findings\":[]},{\"text\":\"de\",\"findings\":[0]},{\"text\":\"\xE2\x80\xA6\",\"findings\":[]}]");
+  EXPECT_EQ(highlight_segments("", {past}, Role::prompt, true).dump(), "[]");
+}
+
 TEST(OpenAi, SseParserSplitsEventsAcrossFeeds) {
   SseParser p;
   p.feed("data: {\"a\":1}\n\nda");

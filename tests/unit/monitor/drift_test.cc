@@ -159,6 +159,32 @@ TEST(Drift, PsiAndKsAgainstHandComputedValues) {
   EXPECT_DOUBLE_EQ(ks_two_sample(c, d).p, 1.0);
 }
 
+TEST(Drift, ATinyShiftOfNearConstantValuesIsNotADrift) {
+  // Every prompt 43 bytes, then every prompt 44: PSI and KS both see a different distribution, the
+  // effect (0.03 of an octave) is far below min_length_shift.
+  DriftMonitor m(opts());
+  std::int64_t t = 0;
+  auto feed_len = [&](int n, std::size_t bytes) {
+    for (int i = 0; i < n; ++i) {
+      DriftObservation o;
+      o.ts_ms = t;
+      t += 1000;
+      o.prompt_bytes = bytes + static_cast<std::size_t>(i % 3);
+      o.language = "latin";
+      m.observe(o);
+    }
+  };
+  feed_len(1001, 43);
+  feed_len(600, 44);
+  const DriftStat s = stat(m.evaluate(t), "prompt_length");
+  EXPECT_TRUE(s.judged);
+  ASSERT_TRUE(s.shift);
+  EXPECT_LT(*s.shift, 0.1);
+  EXPECT_FALSE(s.drifted) << s.psi << " " << *s.ks_p;
+  std::vector<double> a{0, 1, 2, 3}, b{1, 2, 3, 4};
+  EXPECT_NEAR(wasserstein(a, b), 1.0, 1e-12);
+}
+
 TEST(Drift, DominantScript) {
   EXPECT_EQ(dominant_script("hello world"), "latin");
   EXPECT_EQ(dominant_script("привет, как дела? ok"), "cyrillic");
