@@ -4,7 +4,8 @@
 //   sign keygen --out PREFIX   writes PREFIX (secret, mode 0600) and PREFIX.pub
 //   sign FILE --key K          writes FILE.sig;  sign DIR --key K writes DIR/MANIFEST and DIR/MANIFEST.sig
 //   verify PATH --pub P...     exit 0 only for an intact PATH signed by one of the keys; 1 and a one-line
-//                              reason on stderr otherwise ("PATH: code: message"); 2 usage; 3 unreadable key
+//                              reason on stderr otherwise ("PATH: code: message"); 2 usage; 3 an unreadable
+//                              key or artifact (or a symlink in a folder)
 #include <iostream>
 #include <memory>
 
@@ -87,7 +88,8 @@ void add_integrity(CLI::App& app, int& exit_code) {
   auto* verify = app.add_subcommand(
       "verify", "check an artifact's signature (FILE.sig, or DIR/MANIFEST and DIR/MANIFEST.sig for a folder); exit 0 "
                 "only when it is intact and signed by one of the --pub keys, 1 with a one-line reason otherwise "
-                "(signature_missing, signature_invalid, untrusted_key, tampered_artifact), 3 when a key cannot be read");
+                "(signature_missing, signature_invalid, untrusted_key, tampered_artifact), 3 when a key or the artifact cannot be "
+                "read");
   verify->add_option("path", vo->path, "file or folder to verify")->required();
   verify->add_option("-p,--pub", vo->pubs, "trusted public key file (repeatable)")->required();
   verify->callback([vo, &exit_code] {
@@ -107,7 +109,7 @@ void add_integrity(CLI::App& app, int& exit_code) {
     if (!c.ok()) {
       std::cerr << "dualguard verify: " << vo->path << ": " << c.code << ": " << c.message << "\n";
       for (const auto& ch : c.changes) std::cerr << "  " << ch << "\n";
-      exit_code = kExitFailOn;
+      exit_code = c.status == sig::Status::io ? kExitInput : kExitFailOn;
       return;
     }
     std::cout << vo->path << ": OK (" << c.message << ")\n";

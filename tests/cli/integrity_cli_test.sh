@@ -24,7 +24,9 @@ check "secret key is mode 600" test "$(stat -c %a "$tmp/k")" = 600
 check "keygen prints the key id" grep -Eq '^key-id: [0-9a-f]{16}$' <<<"$out"
 id="$(sed -n 's/^key-id: //p' <<<"$out")"
 check "the public key names the same id" grep -q "^key-id: $id$" "$tmp/k.pub"
-check "the secret is not printed" bash -c "! grep -q \"\$(sed -n 's/^secret-key: //p' '$tmp/k')\" <<<'$out'"
+secret="$(sed -n 's/^secret-key: //p' "$tmp/k")"
+check "the secret key file holds a seed" grep -Eqx '[0-9a-f]{64}' <<<"$secret"
+check "the secret is not printed" test "$(grep -c -- "$secret" <<<"$out")" -eq 0
 run "$dg" sign keygen --out "$tmp/k"
 check "keygen does not overwrite" test "$rc" -ne 0
 check "  and says so" grep -q "already exists" <<<"$err"
@@ -79,7 +81,8 @@ check "unreadable key: exit 3" test "$rc" -eq 3
 run "$dg" verify "$tmp/policy.yaml" --pub "$tmp/k"
 check "a secret key given as --pub: exit 3, key_invalid" test "$rc" -eq 3 -a -n "$(grep key_invalid <<<"$err")"
 run "$dg" sign "$tmp/policy.yaml" --key "$tmp/k.pub"
-check "a public key given as --key: refused" bash -c "test $rc -eq 3 && grep -q 'this is a public key file' <<<'$err'"
+check "a public key given as --key: exit 3" test "$rc" -eq 3
+check "  and says so" grep -q 'this is a public key file' <<<"$err"
 run "$dg" verify "$tmp/policy.yaml"
 check "verify without --pub: usage (2)" test "$rc" -eq 2
 run "$dg" sign "$tmp/policy.yaml"
@@ -100,10 +103,16 @@ printf '{"text":"c"}\n' >"$tmp/data/c.jsonl"
 rm "$tmp/data/train/a.jsonl"
 run "$dg" verify "$tmp/data" --pub "$tmp/k.pub"
 check "verify DIR changed: exit 1" test "$rc" -eq 1
-check "  lists added, removed and changed" bash -c "grep -qx '  added: c.jsonl' <<<'$err' && grep -qx '  removed: train/a.jsonl' <<<'$err' && grep -qx '  changed: b.jsonl' <<<'$err'"
+check "  lists the added file" grep -qx '  added: c.jsonl' <<<"$err"
+check "  lists the removed file" grep -qx '  removed: train/a.jsonl' <<<"$err"
+check "  lists the changed file" grep -qx '  changed: b.jsonl' <<<"$err"
 ln -s /etc/passwd "$tmp/data/link"
 run "$dg" sign "$tmp/data" --key "$tmp/k"
-check "sign DIR refuses a symlink" bash -c "test $rc -ne 0 && grep -q 'link: a symlink' <<<'$err'"
+check "sign DIR refuses a symlink: exit 3" test "$rc" -eq 3
+check "  names it" grep -q 'link: a symlink' <<<"$err"
+run "$dg" verify "$tmp/data" --pub "$tmp/k.pub"
+check "verify DIR with a symlink: exit 3" test "$rc" -eq 3
+check "  config_io, names it" grep -q 'config_io: link: a symlink' <<<"$err"
 
 # --- the loader: a signed config refuses a tampered policy or model, naming the file -------------
 c="$tmp/cfg"
@@ -134,7 +143,8 @@ run "$dg" -c "$c/dualguard.yaml" scan "hello"
 check "tampered policy: scan refuses (2)" test "$rc" -eq 2
 check "  names the policy file" grep -q "$c/policy.yaml: tampered_artifact" <<<"$err"
 run "$dg" -c "$c/dualguard.yaml" --set integrity.mode=warn scan "hello"
-check "warn mode: loads, warns on stderr" bash -c "test $rc -eq 0 && grep -q 'warning (integrity.mode: warn).*policy.yaml: tampered_artifact' <<<'$err'"
+check "warn mode: loads" test "$rc" -eq 0
+check "  and warns on stderr" grep -q 'warning (integrity.mode: warn).*policy.yaml: tampered_artifact' <<<"$err"
 "$dg" sign "$c/policy.yaml" --key "$tmp/k" >/dev/null
 rm "$c/prompt_attack.dglm.sig"
 run "$dg" config validate "$c/dualguard.yaml"
