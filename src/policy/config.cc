@@ -214,6 +214,7 @@ LoadResult<Config> load_config_impl(const std::string& path, const std::vector<s
 
 namespace {
 bool secret_key(const std::string& k) {
+  if (k == "trusted_keys") return false;  // paths of public keys (integrity:), nothing secret
   for (const char* s : {"token", "tokens", "password", "secret", "api_key", "key", "keys"})
     if (k == s) return true;
   for (const char* s : {"_token", "_tokens", "_password", "_secret", "_key", "_keys"}) {

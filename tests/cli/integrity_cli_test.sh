@@ -142,6 +142,9 @@ printf '\n# edited\n' >>"$c/policy.yaml"
 run "$dg" -c "$c/dualguard.yaml" scan "hello"
 check "tampered policy: scan refuses (2)" test "$rc" -eq 2
 check "  names the policy file" grep -q "$c/policy.yaml: tampered_artifact" <<<"$err"
+run "$dg" -c "$c/dualguard.yaml" serve --listen 127.0.0.1:0 --data-dir "$tmp/gw-data"
+check "tampered policy: the gateway does not start (2)" test "$rc" -eq 2
+check "  names the policy file" grep -q "dualguard serve: $c/policy.yaml: tampered_artifact" <<<"$err"
 run "$dg" -c "$c/dualguard.yaml" --set integrity.mode=warn scan "hello"
 check "warn mode: loads" test "$rc" -eq 0
 check "  and warns on stderr" grep -q 'warning (integrity.mode: warn).*policy.yaml: tampered_artifact' <<<"$err"

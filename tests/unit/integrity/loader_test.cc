@@ -182,6 +182,8 @@ TEST(ShippedConfig, IsSignedWithTheDevelopmentKeyAndEnforced) {
   const auto& ig = (*r.value)->config().integrity;
   EXPECT_EQ(ig.mode, sig::Mode::enforce);
   ASSERT_FALSE(ig.trusted.empty());
+  // The effective config shows which keys are trusted (public key paths are not redacted).
+  EXPECT_NE(policy::dump_effective((*r.value)->config()).find("../keys/dev.pub"), std::string::npos);
   // Every shipped artifact, loaded or not (disabled models too), carries a valid signature.
   for (const char* p : {"/config/dualguard.yaml", "/config/policy.yaml", "/config/taxonomy.yaml", "/config/signatures",
                         "/models/prompt_attack.dglm", "/models/harmful_request.dglm", "/models/toxicity.ftz",
