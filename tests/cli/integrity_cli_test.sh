@@ -138,6 +138,7 @@ run "$dg" -c "$c/dualguard.yaml" scan "hello"
 check "signed config: scan works" test "$rc" -eq 0
 run "$dg" config validate "$c/dualguard.yaml"
 check "signed config validates" test "$rc" -eq 0
+check "  and says what it enforces" grep -qx "  integrity: enforce (trusted keys: $id)" <<<"$out"
 printf '\n# edited\n' >>"$c/policy.yaml"
 run "$dg" -c "$c/dualguard.yaml" scan "hello"
 check "tampered policy: scan refuses (2)" test "$rc" -eq 2
