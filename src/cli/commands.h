@@ -28,5 +28,6 @@ void add_keys(CLI::App& app, GlobalOptions& g, int& exit_code);   // keys create
 void add_audit(CLI::App& app, GlobalOptions& g, int& exit_code);  // audit verify | export
 void add_serve(CLI::App& app, GlobalOptions& g, int& exit_code);  // the gateway
 void add_profile(CLI::App& app, GlobalOptions& g, int& exit_code);  // profile build | show (ood baseline)
+void add_integrity(CLI::App& app, int& exit_code);  // sign keygen | sign PATH | verify PATH
 
 }  // namespace dg::cli

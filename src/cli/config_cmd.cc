@@ -54,6 +54,11 @@ void add_config(CLI::App& app, GlobalOptions& g, int& exit_code) {
                 << (e.policy().mode() == policy::Mode::monitor ? "monitor" : "enforce") << ", fail-"
                 << (e.policy().fail_mode() == policy::FailMode::open ? "open" : "closed") << ")\n"
                 << "  taxonomy: " << e.config().taxonomy_path << " (" << e.taxonomy().categories().size() << " categories)\n";
+      const auto& ig = e.config().integrity;
+      std::string ids;
+      for (const auto& k : ig.trusted) ids += (ids.empty() ? "" : ", ") + k.id;
+      std::cout << "  integrity: " << sig::mode_name(ig.mode)
+                << (ids.empty() ? std::string() : " (trusted keys: " + ids + ")") << "\n";
     }
   });
 

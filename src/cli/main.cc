@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   dg::cli::add_audit(app, g, exit_code);
   dg::cli::add_serve(app, g, exit_code);
   dg::cli::add_profile(app, g, exit_code);
+  dg::cli::add_integrity(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -17,6 +17,11 @@ inline constexpr std::string_view kUnknownCategory = "unknown_category";
 inline constexpr std::string_view kPatternCompile = "pattern_compile";
 inline constexpr std::string_view kModelInvalid = "model_invalid";          // not a usable detector model
 inline constexpr std::string_view kTamperedArtifact = "tampered_artifact";  // digest does not match
+// Artifact signatures (core/signature.h, `dualguard sign | verify`, the integrity: config section)
+inline constexpr std::string_view kSignatureMissing = "signature_missing";  // no FILE.sig / DIR/MANIFEST.sig
+inline constexpr std::string_view kSignatureInvalid = "signature_invalid";  // malformed, swapped, or does not verify
+inline constexpr std::string_view kUntrustedKey = "untrusted_key";          // signed by a key that is not trusted
+inline constexpr std::string_view kKeyInvalid = "key_invalid";              // a key file that does not parse
 
 // Input path (scan)
 inline constexpr std::string_view kInputIo = "input_io";

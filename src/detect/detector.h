@@ -19,6 +19,7 @@
 #include "core/finding.h"
 #include "core/load_result.h"
 #include "core/logprobs.h"
+#include "core/signature.h"
 #include "core/yaml_util.h"
 #include "text/normalizer.h"
 
@@ -83,6 +84,14 @@ class Detector {
 struct LoadContext {
   std::string config_dir;
   const text::Normalizer* normalizer = nullptr;  // the engine's normaliser (outlives the detectors)
+  // The config's integrity: section (outlives loading); null: artifacts are not checked (tests).
+  const sig::Integrity* integrity = nullptr;
+
+  // A detector calls this with every file or folder it is about to read (rules, models, profiles):
+  // in enforce mode a bad or missing signature becomes a LoadError naming it.
+  void check_artifact(const std::string& path, LoadErrors& errors) const {
+    if (integrity) integrity->check(path, errors);
+  }
 };
 
 // Helpers shared by detectors ------------------------------------------------------------------

@@ -166,6 +166,7 @@ std::unique_ptr<Detector> load_learned(const YAML::Node& node, yaml::Reader& r, 
   cfg.explain_top = static_cast<std::size_t>(r.integer(node, "explain_top", 5, 0, 50));
   cfg.min_known_tokens = static_cast<std::size_t>(r.integer(node, "min_known_tokens", static_cast<long long>(cfg.min_known_tokens), 0, 1000));
   if (cfg.sha256.empty()) return nullptr;
+  ctx.check_artifact(cfg.model, r.errors());
   auto res = LearnedDetector::create(cfg);
   for (auto& e : res.errors) {
     if (e.file.empty()) e.file = r.file();

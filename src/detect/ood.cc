@@ -61,6 +61,7 @@ std::unique_ptr<Detector> OodDetector::load(const YAML::Node& node, yaml::Reader
   cfg.roles = parse_roles(r, node, "roles", cfg.roles);
   cfg.max_scan_bytes = static_cast<std::size_t>(r.integer(node, "max_scan_bytes", 16 * 1024, 64, 16ll << 20));
   cfg.min_words = static_cast<std::size_t>(r.integer(node, "min_words", 3, 0, 10000));
+  ctx.check_artifact(cfg.profile, r.errors());
   auto res = create(cfg);
   for (auto& e : res.errors) {
     if (e.file.empty()) e.file = r.file();

@@ -233,6 +233,8 @@ std::unique_ptr<Detector> SignatureDetector::load(const YAML::Node& node, yaml::
   cfg.max_scan_bytes = static_cast<std::size_t>(r.integer(node, "max_scan_bytes", 256 * 1024, 1024, 64ll << 20));
   cfg.max_matches = static_cast<std::size_t>(r.integer(node, "max_matches", 4096, 16, 1 << 20));
   if (auto dir = r.str(node, "cache_dir")) cfg.cache_dir = *dir == "none" ? "" : *dir;
+  // A rule folder is one artifact (DIR/MANIFEST + MANIFEST.sig): a removed rule file is detected too.
+  for (const auto& p : cfg.rule_paths) ctx.check_artifact(p, r.errors());
   auto res = create(cfg);
   for (auto& e : res.errors) r.errors().push_back(std::move(e));
   return res.value ? std::move(*res.value) : nullptr;

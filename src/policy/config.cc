@@ -76,6 +76,61 @@ void apply_override(YAML::Node root, const std::string& kv, LoadErrors& errors) 
 
 LoadResult<Config> load_config_impl(const std::string& path, const std::vector<std::string>& overrides);
 
+namespace {
+
+void load_keys(const std::vector<std::string>& paths, std::vector<sig::PublicKey>& out, LoadErrors& errors) {
+  for (const auto& p : paths) {
+    auto k = sig::load_public_key(p);
+    errors.insert(errors.end(), k.errors.begin(), k.errors.end());
+    if (k.value) out.push_back(std::move(*k.value));
+  }
+}
+
+// The integrity: section, the trust anchor from the environment, and the config file's own signature.
+template <typename Resolve>
+void load_integrity(const YAML::Node& root, yaml::Reader& r, const Resolve& resolve, const std::string& path,
+                    sig::Integrity& out) {
+  const YAML::Node ig = root["integrity"];
+  std::vector<std::string> key_paths;
+  if (ig.IsDefined() && !ig.IsNull() && r.check_keys(ig, {"mode", "trusted_keys"}, "integrity")) {
+    const std::string m = r.str_or(ig, "mode", "enforce");
+    if (auto mode = sig::parse_mode(m)) out.mode = *mode;
+    else r.error(ig["mode"], errc::kConfigInvalidValue, "integrity.mode must be enforce, warn or off, not '" + m + "'");
+    for (const auto& p : r.str_list(ig, "trusted_keys")) key_paths.push_back(resolve(p));
+    if (out.mode != sig::Mode::off && key_paths.empty())
+      r.error(ig, errc::kConfigMissingKey,
+              "integrity.trusted_keys is empty: nothing could verify an artifact (integrity.mode: " +
+                  std::string(sig::mode_name(out.mode)) + ")");
+  }
+  std::vector<sig::PublicKey> anchors;
+  const char* env = std::getenv("DUALGUARD_TRUSTED_KEYS");
+  const bool anchored = env && *env;
+  if (anchored) {
+    std::vector<std::string> env_paths;
+    for (std::string_view rest(env); !rest.empty();) {
+      const auto colon = rest.find(':');
+      const std::string_view item = rest.substr(0, colon);
+      if (!item.empty()) env_paths.emplace_back(item);
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+    load_keys(env_paths, anchors, r.errors());
+  }
+  if (out.mode != sig::Mode::off || anchored) load_keys(key_paths, out.trusted, r.errors());
+  if (anchored) {
+    // The anchor lives outside the config: the config must be signed by an anchor key, and neither
+    // the config nor an override can weaken enforcement. The keys it names are trusted because an
+    // anchor signed it.
+    sig::Integrity anchor{sig::Mode::enforce, anchors};
+    anchor.check(path, r.errors());
+    out.mode = sig::Mode::enforce;
+    out.trusted.insert(out.trusted.end(), anchors.begin(), anchors.end());
+  } else {
+    out.check(path, r.errors());
+  }
+}
+
+}  // namespace
+
 LoadResult<Config> load_config(const std::string& path, const std::vector<std::string>& overrides) {
   // yaml-cpp throws on some malformed trees (e.g. a scalar where a map is walked); a config must never
   // crash the program, so anything thrown becomes a located error.
@@ -100,7 +155,7 @@ LoadResult<Config> load_config_impl(const std::string& path, const std::vector<s
   for (const auto& o : overrides) apply_override(root, o, errors);
   cfg.root = root;
   yaml::Reader r(path, errors);
-  if (!r.check_keys(root, {"version", "taxonomy", "policy", "normalizer", "detectors", "scan", "gateway"}, "config"))
+  if (!r.check_keys(root, {"version", "taxonomy", "policy", "normalizer", "detectors", "scan", "gateway", "integrity"}, "config"))
     return LoadResult<Config>::failure(std::move(errors));
   r.integer(root, "version", 1, 1, 1);
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::path(cfg.dir) / p).string(); };
@@ -151,6 +206,7 @@ LoadResult<Config> load_config_impl(const std::string& path, const std::vector<s
     cfg.scan.threads = static_cast<unsigned>(r.integer(sc, "threads", 0, 0, 256));
     cfg.scan.max_input_bytes = static_cast<std::size_t>(r.integer(sc, "max_input_bytes", 1 << 20, 1024, 1ll << 30));
   }
+  load_integrity(root, r, resolve, path, cfg.integrity);
   // The value is returned even with errors, so that the engine can go on and report problems in the
   // files the config names (taxonomy, policy, rules) in the same pass.
   return LoadResult<Config>{std::move(cfg), std::move(errors)};
@@ -158,6 +214,7 @@ LoadResult<Config> load_config_impl(const std::string& path, const std::vector<s
 
 namespace {
 bool secret_key(const std::string& k) {
+  if (k == "trusted_keys") return false;  // paths of public keys (integrity:), nothing secret
   for (const char* s : {"token", "tokens", "password", "secret", "api_key", "key", "keys"})
     if (k == s) return true;
   for (const char* s : {"_token", "_tokens", "_password", "_secret", "_key", "_keys"}) {

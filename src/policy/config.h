@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/load_result.h"
+#include "core/signature.h"
 #include "text/normalizer.h"
 
 namespace dg::policy {
@@ -31,6 +32,9 @@ struct Config {
   text::NormalizerConfig normalizer;
   std::vector<DetectorSection> detectors;  // registry order
   ScanSettings scan;
+  // The integrity: section with its trusted keys loaded (mode off when the section is absent). With
+  // $DUALGUARD_TRUSTED_KEYS set, mode is enforce and those keys are trusted too (docs/integrity.md).
+  sig::Integrity integrity;
   YAML::Node root;  // effective tree after overrides (for printing)
 };
 
@@ -39,6 +43,9 @@ struct Config {
 std::string find_default_config();
 
 // Loads `path` and applies overrides ("detectors.pii.enabled=false"). Every problem is reported.
+// With integrity enforced, the config file itself must verify (FILE.sig): against the keys named in
+// $DUALGUARD_TRUSTED_KEYS (':'-separated public key files) when set, else against its own
+// integrity.trusted_keys.
 LoadResult<Config> load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // The effective config as YAML with values of keys that look secret ("token", "key", "secret",

@@ -36,6 +36,9 @@ LoadResult<std::shared_ptr<const Engine>> Engine::from_config_impl(Config cfg) {
   using R = LoadResult<std::shared_ptr<const Engine>>;
   LoadErrors errors;
   auto engine = std::shared_ptr<Engine>(new Engine());
+  // Signatures first: a tampered file is named as tampered, whatever else is wrong with it.
+  cfg.integrity.check(cfg.taxonomy_path, errors);
+  cfg.integrity.check(cfg.policy_path, errors);
   auto tax = Taxonomy::load_file(cfg.taxonomy_path);
   errors.insert(errors.end(), tax.errors.begin(), tax.errors.end());
   if (tax.value) {
@@ -51,7 +54,7 @@ LoadResult<std::shared_ptr<const Engine>> Engine::from_config_impl(Config cfg) {
   }
   if (norm.value) engine->normalizer_ = *norm.value;
   if (engine->normalizer_) {
-    detect::LoadContext ctx{cfg.dir, engine->normalizer_.get()};
+    detect::LoadContext ctx{cfg.dir, engine->normalizer_.get(), &cfg.integrity};
     yaml::Reader r(cfg.path, errors);
     for (const auto& section : cfg.detectors) {
       if (!section.enabled) continue;

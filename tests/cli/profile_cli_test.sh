@@ -37,7 +37,9 @@ run "$dg" profile show "$tmp/p.dgood"
 check "show exits 0" test "$rc" -eq 0
 check "show names the source" test "$(jq -r '.source' <<<"$out")" = "$tmp/traffic.jsonl"
 
-O=(-c "$cfg" --set detectors.ood.enabled=true --set "detectors.ood.profile=$tmp/p.dgood")
+# The profiles built here are unsigned: the shipped config's signature checks are turned off for them
+# (docs/integrity.md; a deployment signs its profile with `dualguard sign`).
+O=(-c "$cfg" --set integrity.mode=off --set detectors.ood.enabled=true --set "detectors.ood.profile=$tmp/p.dgood")
 run "$dg" "${O[@]}" scan "Do you sell bike lights for children?"
 check "in-distribution prompt: no ood finding" test "$(jq '[.findings[] | select(.category == "out_of_distribution")] | length' <<<"$out")" = "0"
 run "$dg" "${O[@]}" scan "Pursuant to clause 7(b), the indemnifying party shall reimburse all losses hereunder."
@@ -68,7 +70,7 @@ if [[ -f "$corpora/ood/dev.jsonl" && -f "$corpora/benign/train.jsonl" && -f "$co
   run "$dg" -c "$cfg" profile build -q --from "$corpora/benign/train.jsonl" --out "$tmp/benign.dgood"
   check "corpora: profile of benign/train" test "$rc" -eq 0
   # review_threshold near 0: every prompt gets its score reported, so the AUROC ranks them all.
-  run "$dg" -c "$cfg" --set detectors.ood.enabled=true --set "detectors.ood.profile=$tmp/benign.dgood" \
+  run "$dg" -c "$cfg" --set integrity.mode=off --set detectors.ood.enabled=true --set "detectors.ood.profile=$tmp/benign.dgood" \
     --set detectors.ood.review_threshold=0.000001 eval --set "ood=$corpora/ood/dev.jsonl:positive" \
     --set "benign=$corpora/benign/dev.jsonl:negative" --out "$tmp/ev"
   auroc="$(jq '.detectors[] | select(.name == "ood") | .auroc' "$tmp/ev/eval.json")"

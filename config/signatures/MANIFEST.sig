@@ -1,0 +1,7 @@
+dualguard-signature v1
+# verify with: dualguard verify MANIFEST --pub KEY.pub (docs/integrity.md)
+algorithm: ed25519
+key-id: 320ecb087679b039
+file: MANIFEST
+sha256: 9407d94bb030ab7e2932c38c2efa12c9099c7e4edbc79f766042b9141a8a77ad
+signature: 23a5f7c72e90f994b92423d5609d5c2be07816719cd80223d38b44bc7e1a59f40c0e02b5adbc2ca056c0d47f254636ba2da06e574a74c7bfdcb2d27be9286c09

@@ -1,0 +1,7 @@
+dualguard-signature v1
+# verify with: dualguard verify harmful_request.dglm --pub KEY.pub (docs/integrity.md)
+algorithm: ed25519
+key-id: 320ecb087679b039
+file: harmful_request.dglm
+sha256: 4190e957b4fe510ec04427210a7a885324e3fb3e10de5413b0ee370e410eca37
+signature: fddd34adb2e5110c20fc9a131dedab671dcc26cf9f80e9d2bed723ead8da4b6060a90cd147c5aca45f38b21ed5138698faa8c58e6ac6003bbf3b06e99dd3380f

@@ -1,0 +1,7 @@
+dualguard-signature v1
+# verify with: dualguard verify harmful_response.ftz --pub KEY.pub (docs/integrity.md)
+algorithm: ed25519
+key-id: 320ecb087679b039
+file: harmful_response.ftz
+sha256: ff4559113d0c8863628d2dedeb4d88ea4522e4f167df1bf45d45ed83637fe1c0
+signature: c386e62a2eaac7ea94721038316e66e9e8b6e7f6805b3532becd6519a084e09f3b9475cfae736d3f964958ce32c58ff53a9ae732d2a74000e84c57a41969c70c

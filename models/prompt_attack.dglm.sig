@@ -1,0 +1,7 @@
+dualguard-signature v1
+# verify with: dualguard verify prompt_attack.dglm --pub KEY.pub (docs/integrity.md)
+algorithm: ed25519
+key-id: 320ecb087679b039
+file: prompt_attack.dglm
+sha256: b2cf3f6034503657b7e2770a62f23cc50666aec5a2136c6cab4cbcbadabc33a7
+signature: 7504bbfd292e365b3bb9f1f29dfcd8f0f166cfad0e4f7f20a49f2b58983ed787c65aa0baeb1189573b804eae95b61725fc0e9d9c7afb121309b7572caf600f08
