@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds dualguard and runs every test: unit, golden, corpus (skipped without ../shared/corpora),
-# CLI tests on the built binary; then the unit tests again under AddressSanitizer + UBSan, and a
+# CLI tests on the built binary, gateway integration and dashboard browser tests (headless Chromium); then the unit tests again under AddressSanitizer + UBSan, and a
 # short bounded libFuzzer run of every fuzz target.
 #   DG_SKIP_SANITIZE=1  skip the sanitizer pass     DG_SKIP_FUZZ=1  skip fuzzing
 #   FUZZ_SECONDS=N      seconds per fuzz target (default 15)
@@ -14,6 +14,8 @@ export DUALGUARD_CACHE_DIR="$PWD/build/hs-cache"
 echo "== build (Release, -Werror)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDG_WERROR=ON >/dev/null
 ninja -C build
+echo "== dashboard (web/ -> web/dist)"
+scripts/build-web.sh
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 

@@ -13,7 +13,7 @@ dg="${DG:-build/dualguard}"
 [ -x "$dg" ] || { echo "sign-artifacts: $dg not found (build first: ninja -C build dualguard)" >&2; exit 2; }
 [ -f "$key" ] || { echo "sign-artifacts: no secret key at $key" >&2; exit 2; }
 
-artifacts=(config/dualguard.yaml config/taxonomy.yaml config/policy.yaml config/signatures)
+artifacts=(config/dualguard.yaml config/taxonomy.yaml config/policy.yaml config/alerts.yaml config/signatures)
 for m in models/*.dglm models/*.ftz; do [ -f "$m" ] && artifacts+=("$m"); done
 
 for a in "${artifacts[@]}"; do "$dg" sign "$a" --key "$key"; done

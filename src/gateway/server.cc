@@ -793,6 +793,9 @@ int serve(const ServeOptions& opt, LoadErrors& errors) {
     }
     incidents = std::move(is.value());
     if (!gw.alerts_file.empty()) {
+      // The alert rules are an artifact like the policy: verified against the trusted keys first.
+      (*snap.value)->engine->config().integrity.check(gw.alerts_file, errors);
+      if (!errors.empty()) return 2;
       auto a = monitor::load_alerts(gw.alerts_file);
       if (!a.ok()) {
         errors = std::move(a.errors);

@@ -111,6 +111,7 @@ gatewaySuite('gateway monitors: incidents, events, alerts, drift', () => {
         'gateway.monitor.drift.min_samples': 40,
         'gateway.monitor.drift.every_ms': 200,
         'gateway.abuse.enabled': false,  // the drift traffic repeats itself on purpose
+        'integrity.mode': 'off',  // the test's own alerts file is not signed (a refused one is tested below)
       },
     });
   });
@@ -280,6 +281,23 @@ gatewaySuite('gateway monitors: incidents, events, alerts, drift', () => {
     const traversal = await request(gw.url, 'GET', '/assets/..%2F..%2Fconfig%2Fdualguard.yaml');
     assert.equal(traversal.status, 404);
     assertErrorBody(traversal.json, 'not_found');
+  });
+});
+
+gatewaySuite('gateway monitors: an unsigned alerts file is refused', () => {
+  it('serve exits 2 and names the file', async () => {
+    const tmp = makeTempDir('dualguard-alerts-');
+    try {
+      const file = path.join(tmp, 'alerts.yaml');
+      fs.writeFileSync(file, 'rules: []\n');
+      await assert.rejects(startWorld({ upstream: false, set: { 'gateway.monitor.alerts_file': file } }), (err) => {
+        assert.match(err.message, /code 2/);
+        assert.ok(err.message.includes(file) && /signature_missing/.test(err.message), err.message);
+        return true;
+      });
+    } finally {
+      removeDir(tmp);
+    }
   });
 });
 
