@@ -70,7 +70,8 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     p.setDefaultTimeout(UI_TIMEOUT_MS);
     p.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     p.on('console', (msg) => {
-      if (msg.type() === 'error') pageErrors.push(`console.error: ${msg.text()}`);
+      // "Failed to load resource" repeats what badResponses records (with the URL) below.
+      if (msg.type() === 'error' && !/^Failed to load resource/.test(msg.text())) pageErrors.push(`console.error: ${msg.text()}`);
     });
     p.on('response', (res) => {
       // Only the dashboard's own assets and API: an error answer there is a defect of the page.
@@ -87,12 +88,34 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     await p.locator('[data-testid=live-status][data-live=true]').waitFor();
   };
 
+  /** it() that saves a screenshot (FAILED-<name>.png) and the page's visible text when the step fails. */
+  const step = (name, fn) => it(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      const file = `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
+      let text = '';
+      try {
+        await shot(file);
+        text = (await page.locator('body').innerText()).slice(0, 4000);
+      } catch {
+        /* the page itself may be gone */
+      }
+      throw new Error(`${err.message}\n(screenshot ${path.join(SHOTS, `${file}.png`)}; page errors: `
+        + `${JSON.stringify(pageErrors)}; failed requests: ${JSON.stringify(badResponses)})\n--- page text ---\n${text}`,
+      { cause: err });
+    }
+  });
+
   const post = (p, key, body, headers = {}) => request(gw.url, 'POST', p, { key, body, headers });
 
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     up = await startUpstream();
-    gw = await startGateway({ upstream: up.url, set: { 'gateway.dashboard.dir': DIST } });
+    // DUALGUARD_E2E_SET="key=value key=value": more config overrides (e.g. a development override).
+    const extra = Object.fromEntries((process.env.DUALGUARD_E2E_SET ?? '').split(/\s+/).filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    gw = await startGateway({ upstream: up.url, set: { ...extra, 'gateway.dashboard.dir': DIST } });
     keys = {
       operator: (await createKeyFor(gw, { role: 'operator', name: 'e2e-operator' })).key,
       client: (await createKeyFor(gw, { role: 'client', name: 'e2e-client' })).key,
@@ -108,7 +131,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     await up?.stop();
   });
 
-  it('serves the built dashboard at /', async () => {
+  step('serves the built dashboard at /', async () => {
     const res = await request(gw.url, 'GET', '/');
     assert.equal(res.status, 200, withOutput(gw, `GET / -> ${res.status} ${res.text.slice(0, 300)}`));
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/, 'GET / is HTML');
@@ -121,7 +144,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     assert.match(js.headers.get('content-type') ?? '', /javascript/, `${script} content-type`);
   });
 
-  it('refuses a wrong key at sign-in', async () => {
+  step('refuses a wrong key at sign-in', async () => {
     await page.goto(gw.url + '/');
     await page.getByTestId('signin-key').fill('dg_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
     await page.getByTestId('signin-submit').click();
@@ -134,7 +157,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     badResponses.splice(0, badResponses.length, ...badResponses.filter((r) => !expected.includes(r)));
   });
 
-  it('signs in with an operator key and shows the role and what is loaded', async () => {
+  step('signs in with an operator key and shows the role and what is loaded', async () => {
     await signIn(page, keys.operator);
     assert.equal((await page.getByTestId('role').textContent()).trim(), 'operator');
     const stored = await page.evaluate(() => ({ session: sessionStorage.getItem('dualguard.key'), local: localStorage.length }));
@@ -147,7 +170,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     }
   });
 
-  it('shows the traffic the test sends in the feed and the columns', async () => {
+  step('shows the traffic the test sends in the feed and the columns', async () => {
     const benign = await post('/v1/chat/completions', keys.client, chat(BENIGN));
     assert.equal(benign.status, 200, `benign chat: ${benign.status} ${benign.text.slice(0, 300)}`);
     const injection = await post('/v1/chat/completions', keys.client, chat(INJECTION));
@@ -188,7 +211,22 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     await shot('overview-full', page, true);
   });
 
-  it('opens the hybrid incident: chain graph, highlighted spans, rule and explanation', async () => {
+  step('fits a 1024-pixel-wide window without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 1024, height: 768 });
+    try {
+      await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, null, { timeout: UI_TIMEOUT_MS })
+        .catch(async () => {
+          const w = await page.evaluate(() => document.documentElement.scrollWidth);
+          throw new Error(`the page is ${w} px wide in a 1024 px window`);
+        });
+      await page.getByTestId('killswitch-toggle').waitFor({ state: 'visible' });
+      await shot('overview-1024', page, true);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  step('opens the hybrid incident: chain graph, highlighted spans, rule and explanation', async () => {
     const row = page.locator('[data-testid=incident-row][data-class=hybrid]').first();
     await row.waitFor();
     const id = await row.getAttribute('data-incident-id');
@@ -203,8 +241,27 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
 
     const verdict = detail.locator(`[data-testid=detail-verdict][data-request-id="${sent.hybrid}"]`);
     await verdict.waitFor();
-    const mark = verdict.locator('[data-testid=text-prompt] mark[data-testid=span-mark]', { hasText: HYBRID_ATTACK });
-    await mark.first().waitFor({ state: 'visible' });
+    // The attack's words are highlighted: every non-space character of it lies in a visible <mark>
+    // (detectors with per-token spans cut it into several marks).
+    const prompt = verdict.getByTestId('text-prompt');
+    await prompt.locator('mark[data-testid=span-mark]').first().waitFor({ state: 'visible' });
+    const coverage = await prompt.evaluate((box, phrase) => {
+      let text = '';
+      let mask = '';
+      for (const node of box.childNodes) {
+        const t = node.textContent ?? '';
+        const marked = node.nodeName === 'MARK' && node.getBoundingClientRect().width > 0;
+        text += t;
+        mask += (marked ? '1' : '0').repeat(t.length);
+      }
+      const at = text.indexOf(phrase);
+      if (at < 0) return { text, found: false };
+      const unmarked = [...phrase].filter((ch, i) => ch.trim() && mask[at + i] !== '1').join('');
+      return { text, found: true, unmarked };
+    }, HYBRID_ATTACK);
+    assert.ok(coverage.found, `the prompt shows the attack text: ${JSON.stringify(coverage.text)}`);
+    assert.equal(coverage.unmarked, '', `every character of "${HYBRID_ATTACK}" is highlighted in ${JSON.stringify(coverage.text)}`);
+    const mark = prompt.locator('mark[data-testid=span-mark]', { hasText: 'secret' });
     assert.ok(await verdict.locator('[data-testid=text-response] mark').count() >= 1, 'the PII in the response is marked');
     const shown = await detail.innerText();
     assert.ok(!shown.includes(PII_EMAIL), 'the response is shown redacted (no raw e-mail address)');
@@ -232,7 +289,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     await page.getByTestId('incident-detail').waitFor({ state: 'hidden' });
   });
 
-  it('engages the kill switch through the UI and requests are refused', async () => {
+  step('engages the kill switch through the UI and requests are refused', async () => {
     const toggle = page.getByTestId('killswitch-toggle');
     assert.equal(await toggle.getAttribute('data-engaged'), 'false');
 
@@ -253,6 +310,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     const refused = await post('/v1/chat/completions', keys.client, chat(BENIGN));
     assert.equal(refused.status, 503, `chat with the kill switch engaged: ${refused.status} ${refused.text.slice(0, 300)}`);
     assert.equal(refused.json?.error?.code, 'kill_switch_engaged');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot('killswitch');
 
     // Released again through the UI: traffic flows.
@@ -263,7 +321,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
     assert.equal(again.status, 200, `chat after release: ${again.status} ${again.text.slice(0, 300)}`);
   });
 
-  it('gives a client key no enabled controls', async () => {
+  step('gives a client key no enabled controls', async () => {
     const p = await newPage();
     try {
       await signIn(p, keys.client);

@@ -41,7 +41,8 @@ if [[ ! -f "$DASHBOARD_DIST/index.html" ]]; then
   exit 2
 fi
 if [[ "$DASHBOARD_DIST" == "$repo/web/dist" ]]; then
-  newer="$(find "$repo/web/src" "$repo/web/index.html" "$repo/web/package-lock.json" "$repo/web/vite.config.ts" \
+  newer="$(find "$repo/web/src" "$repo/web/index.html" "$repo/web/package.json" "$repo/web/package-lock.json" \
+    "$repo/web/vite.config.ts" "$repo/web/tsconfig.json" \
     -newer "$DASHBOARD_DIST/index.html" -print -quit)"
   if [[ -n "$newer" ]]; then
     echo "run.sh: $DASHBOARD_DIST is older than $newer: rebuild with (cd web && npm ci && npm run build)" >&2

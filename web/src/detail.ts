@@ -151,7 +151,8 @@ export class DetailView {
         if (!f) continue;
         pick.append(h('div', { 'data-testid': 'finding-pick-item' },
           h('b', {}, `#${i} ${f.category}`), ` · ${f.detector} · ${f.domain} · ${f.severity} · score ${fmtNum(f.score, 2)} — `,
-          h('span.mono', {}, f.evidence), f.explanation ? h('span.muted', {}, ` — ${f.explanation}`) : null));
+          h('span.mono', {}, f.evidence),
+          f.explanation && f.explanation !== f.evidence ? h('span.muted', {}, ` — ${f.explanation}`) : null));
       }
     };
     const texts = Object.entries(v.texts ?? {}).filter(([, segs]) => segs && segs.length);

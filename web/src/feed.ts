@@ -94,7 +94,7 @@ export class IncidentList {
     clear(this.body);
     const list = [...this.items.values()].sort((a, b) => b.last_ms - a.last_ms);
     if (list.length === 0) {
-      this.body.append(h('tr.empty', {}, h('td.muted', { colspan: 6 }, `No ${this.filter === 'all' ? '' : `${this.filter} `}incidents.`)));
+      this.body.append(h('tr.empty', {}, h('td.muted', { colspan: 5 }, `No ${this.filter === 'all' ? '' : `${this.filter} `}incidents.`)));
       return;
     }
     for (const s of list) {
@@ -104,8 +104,8 @@ export class IncidentList {
         onclick: () => this.open(s.id),
       },
       h('td', {}, badge(s.severity)),
-      h('td', {}, h('div.title', {}, h('span.mono.muted', {}, `${s.id} `), s.title), h('div.small.muted', {}, badge(s.class), ` key ${s.key_id}`)),
-      h('td.small', {}, s.kind.replace(/_/g, ' ')),
+      h('td', {}, h('div.title', {}, h('span.mono.muted', {}, `${s.id} `), s.title),
+        h('div.small.muted', {}, badge(s.class), `${s.kind.replace(/_/g, ' ')} · key ${s.key_id}${s.session ? ` · session ${s.session}` : ''}`)),
       h('td', {}, badge(s.status)),
       h('td.num', {}, String(s.verdicts)),
       h('td.small.mono', {}, fmtWhen(s.last_ms))));

@@ -28,8 +28,20 @@ function countAxis(): uPlot.Axis {
   return { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e1e4e8' }, size: 36, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] };
 }
 
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** Tick labels in 24-hour local time, with seconds when the ticks are less than a minute apart. */
+function timeValues(_u: uPlot, ticks: number[]): string[] {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 60;
+  return ticks.map((t) => {
+    const d = new Date(t * 1000);
+    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    return step < 60 ? `${hm}:${pad2(d.getSeconds())}` : hm;
+  });
+}
+
 function timeAxis(): uPlot.Axis {
-  return { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e1e4e8' }, size: 28 };
+  return { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e1e4e8' }, size: 28, values: timeValues, space: 44 };
 }
 
 type Data = uPlot.AlignedData;
@@ -107,11 +119,15 @@ export class OverviewView {
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 0) * 1.15)] } },
-      axes: [timeAxis(), { ...countAxis(), incrs: undefined, size: 44, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)} ms`) }],
+      axes: [timeAxis(), {
+        ...countAxis(), size: 62, incrs: [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 500, 1000, 2000, 5000],
+        values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)} ms`),
+      }],
       series: [
         {},
-        { label: 'p50', stroke: COLORS.p50, width: 1.5, spanGaps: false, points: { show: false } },
-        { label: 'p99', stroke: COLORS.p99, width: 1.5, spanGaps: false, points: { show: false } },
+        // uPlot's default points stay on: a bucket between two empty ones is a point, not a line.
+        { label: 'p50', stroke: COLORS.p50, width: 1.5, spanGaps: false },
+        { label: 'p99', stroke: COLORS.p99, width: 1.5, spanGaps: false },
       ],
     }, [[], [], []], latencyEl);
     autosize(this.latency, latencyEl, 150);
@@ -168,7 +184,10 @@ export class OverviewView {
       h('tbody', {}, ov.drift.map((d) => h('tr', { 'data-testid': 'drift-row', 'data-drifted': String(d.drifted) },
         h('td', {}, h('code', {}, d.statistic)), h('td.num', {}, fmtNum(d.psi)), h('td.num', {}, fmtNum(d.ks)),
         h('td.num', {}, fmtNum(d.threshold_psi, 2)),
-        h('td', {}, h('span.badge', { class: d.drifted ? 'b-block' : 'b-allow' }, d.drifted ? 'drifted' : 'stable')),
-        h('td.muted.small', {}, d.detail))))));
+        h('td', {}, d.drifted ? h('span.badge.b-block', {}, 'drifted')
+          : d.judged === false ? h('span.badge', { title: 'too few samples to judge yet' }, 'not judged')
+            : h('span.badge.b-allow', {}, 'stable')),
+        h('td.muted.small', {}, d.detail || (d.baseline_n !== undefined
+          ? `baseline ${d.baseline_n}, current ${d.current_n ?? 0} samples` : '')))))));
   }
 }

@@ -44,6 +44,9 @@ export interface Drift {
   drifted: boolean;
   threshold_psi: number | null;
   detail: string;
+  judged?: boolean; // false: too few samples in the baseline or the current window to judge
+  baseline_n?: number;
+  current_n?: number;
 }
 
 export interface Overview {
