@@ -111,6 +111,7 @@ describe('dashboard', { skip: skipReason() || false, timeout: SUITE_TIMEOUT_MS }
 
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
+    for (const f of fs.readdirSync(SHOTS)) if (/^FAILED-.*\.png$/.test(f)) fs.rmSync(path.join(SHOTS, f)); // an earlier run's
     up = await startUpstream();
     // DUALGUARD_E2E_SET="key=value key=value": more config overrides (e.g. a development override).
     const extra = Object.fromEntries((process.env.DUALGUARD_E2E_SET ?? '').split(/\s+/).filter(Boolean)
