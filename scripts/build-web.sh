@@ -4,7 +4,7 @@
 # every source file. Needs node and npm (scripts/deps.sh installs them when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../web"
-if [[ -f dist/index.html ]] && [[ -z "$(find src index.html package.json package-lock.json vite.config.ts tsconfig.json public \
+if [[ -f dist/index.html ]] && [[ -z "$(find src index.html package.json package-lock.json vite.config.ts tsconfig.json \
       -newer dist/index.html -print -quit 2>/dev/null)" ]]; then
   exit 0
 fi
