@@ -41,7 +41,7 @@ function timeValues(_u: uPlot, ticks: number[]): string[] {
 }
 
 function timeAxis(): uPlot.Axis {
-  return { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e1e4e8' }, size: 28, values: timeValues, space: 44 };
+  return { stroke: '#5d6675', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e1e4e8' }, size: 28, values: timeValues, space: 72 };  // room for "hh:mm:ss" labels
 }
 
 type Data = uPlot.AlignedData;
