@@ -220,7 +220,13 @@ void MonitorHub::run() {
       }
       for (const auto& [id, st] : changes) correlator_.set_status(id, st);
     }
-    for (auto& ev : batch) process(ev);
+    if (!batch.empty()) {
+      // One commit for the whole batch (the writes inside report their own errors).
+      if (!store_->batch([&] {
+            for (auto& ev : batch) process(ev);
+          }).ok())
+        counters_.store_errors.fetch_add(1);
+    }
     const std::int64_t now = opt_.now_ms();
     if (now >= next_drift) {
       next_drift = now + opt_.drift_every_ms;

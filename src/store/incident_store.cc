@@ -106,6 +106,15 @@ Result<std::unique_ptr<IncidentStore>> IncidentStore::open(const std::filesystem
   });
 }
 
+Status IncidentStore::batch(const std::function<void()>& fn) {
+  return guarded(impl_->file, [&]() -> Status {
+    Transaction tx(*impl_->writer);
+    fn();
+    tx.commit();
+    return {};
+  });
+}
+
 Status IncidentStore::upsert(const IncidentRow& row) {
   return guarded(impl_->file, [&]() -> Status {
     Stmt s = impl_->writer->prepare(

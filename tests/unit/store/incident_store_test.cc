@@ -95,6 +95,23 @@ TEST(IncidentStore, BoundsVerdictsAndRefusesHistoryEdits) {
   EXPECT_THROW(db.exec("DELETE FROM incident_history"), StoreError);
 }
 
+TEST(IncidentStore, ABatchCommitsOnceAndAnExceptionRollsItBack) {
+  test::TempDir dir("incidents");
+  auto s = IncidentStore::open(dir.path());
+  ASSERT_TRUE(s.ok());
+  IncidentStore& st = **s;
+  ASSERT_TRUE(st.batch([&] {
+                  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(st.upsert(row("inc-" + std::to_string(i), i)).ok());
+                }).ok());
+  EXPECT_EQ(st.list("", 10)->size(), 3u);
+  const Status failed = st.batch([&] {
+    ASSERT_TRUE(st.upsert(row("inc-4", 4)).ok());
+    throw std::runtime_error("disk on fire");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(st.list("", 10)->size(), 3u) << "the batch was rolled back";
+}
+
 TEST(IncidentStore, AnotherDatabaseIsRefused) {
   test::TempDir dir("incidents");
   {
