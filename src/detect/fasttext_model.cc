@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/errors.h"
+#include "core/signature.h"
 
 namespace dg::detect {
 
@@ -49,21 +50,7 @@ std::string model_line(std::string_view text) {
 }
 
 std::string FastTextModel::file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto n = in.gcount();
-    if (n > 0) crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(buf.data()), static_cast<unsigned long long>(n));
-  }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, digest);
-  char hex[2 * crypto_hash_sha256_BYTES + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
+  return sig::file_sha256(path).value_or("");  // one implementation (core/signature.h)
 }
 
 namespace {
