@@ -189,6 +189,11 @@ net::awaitable<void> handle_static(Server& s, beast::tcp_stream& stream, Request
 net::awaitable<void> handle_events(Server& s, beast::tcp_stream& stream, Ctx& ctx) {
   ctx.rec.event = "none";
   auto sub = s.hub->subscribe();
+  if (!sub) {
+    co_await s.error(stream, ctx, 429, errc::kTooManyConcurrentRequests, "too many open event streams; close one and retry", "",
+                     nullptr, 5);
+    co_return;
+  }
   http::response<http::empty_body> head{http::status::ok, 11};
   head.set(http::field::server, "dualguard");
   head.set(http::field::content_type, "text/event-stream");

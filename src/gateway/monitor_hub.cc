@@ -189,6 +189,7 @@ std::shared_ptr<Subscriber> MonitorHub::subscribe() {
   auto s = std::make_shared<Subscriber>();
   std::lock_guard lock(sub_mu_);
   subs_.erase(std::remove_if(subs_.begin(), subs_.end(), [](const auto& w) { return w.expired(); }), subs_.end());
+  if (subs_.size() >= opt_.max_subscribers) return nullptr;
   subs_.push_back(s);
   return s;
 }

@@ -61,6 +61,7 @@ struct MonitorOptions {
   std::size_t queue = 65536;
   std::size_t feed = 500;     // verdicts kept for GET /api/feed
   std::size_t alerts = 500;   // alerts kept for GET /api/alerts
+  std::size_t max_subscribers = 64;  // open /api/events streams
   std::function<std::int64_t()> now_ms;  // wall clock in ms; default system_clock
 };
 
@@ -100,6 +101,7 @@ class MonitorHub {
   // Publishes a control change (kill switch, safe mode) to subscribers.
   void publish(const std::string& event, const nlohmann::ordered_json& data);
 
+  // A new SSE subscriber, or null when `max_subscribers` are connected (the caller answers 429).
   std::shared_ptr<Subscriber> subscribe();
 
   // Reads for the API (any thread).
