@@ -175,7 +175,7 @@ export class OverviewView {
   private renderDrift(ov: Overview): void {
     clear(this.driftEl);
     if (ov.drift.length === 0) {
-      this.driftEl.append(h('p.muted', {}, 'No drift statistics yet (they need a reference profile and some traffic).'));
+      this.driftEl.append(h('p.muted', {}, 'No drift statistics yet: by default the first hour of traffic becomes the baseline, then the last 15 minutes are compared with it every few seconds.'));
       return;
     }
     this.driftEl.append(h('table.table', {},
