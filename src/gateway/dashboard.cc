@@ -125,6 +125,16 @@ json incidents_json(const std::vector<store::IncidentRow>& rows) {
   return out;
 }
 
+// The whole file, or nullopt when it cannot be read. Outside the coroutines on purpose: GCC 12 under
+// ASan reports a false -Wmismatched-new-delete for stream objects kept in a coroutine frame.
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream body;
+  body << in.rdbuf();
+  return body.str();
+}
+
 json tick_json(std::int64_t now_ms) {
   json j = json::object();
   j["now_ms"] = now_ms;
@@ -151,8 +161,8 @@ net::awaitable<void> handle_static(Server& s, beast::tcp_stream& stream, Request
     file = gw.dashboard_dir + "/assets/" + std::string(name);
     immutable = true;  // Vite names assets by content hash
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!gw.dashboard_enabled || !in) {
+  const std::optional<std::string> content = gw.dashboard_enabled ? read_file(file) : std::nullopt;
+  if (!content) {
     // Code and message as locals: GCC 12 mishandles conditional temporaries inside co_await arguments.
     std::string_view code = errc::kNotFound;
     std::string msg = "no asset " + std::string(path);
@@ -163,8 +173,6 @@ net::awaitable<void> handle_static(Server& s, beast::tcp_stream& stream, Request
     co_await s.error(stream, ctx, 404, code, msg);
     co_return;
   }
-  std::ostringstream body;
-  body << in.rdbuf();
   http::response<http::string_body> res{http::status::ok, 11};
   res.set(http::field::server, "dualguard");
   res.set(http::field::content_type, std::string(content_type(file)));
@@ -177,9 +185,9 @@ net::awaitable<void> handle_static(Server& s, beast::tcp_stream& stream, Request
           "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
           "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
   res.keep_alive(ctx.keep_alive && !s.draining.load());
-  if (req.method() != http::verb::head) res.body() = body.str();
+  if (req.method() != http::verb::head) res.body() = *content;
   res.prepare_payload();
-  if (req.method() == http::verb::head) res.content_length(body.str().size());
+  if (req.method() == http::verb::head) res.content_length(content->size());
   stream.expires_after(std::chrono::seconds(30));
   co_await http::async_write(stream, res, kTuple);
 }
