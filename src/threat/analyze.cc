@@ -69,8 +69,17 @@ RiskCoverage coverage_of(const Risk& r, const Model& m, const LiveControls& live
       add_unique(cov.rules, name + " (enforced without a rule)");
       continue;
     }
-    std::vector<std::string> cats(c.emits.begin(), c.emits.end());
-    for (const auto& h : hit) add_unique(cats, h);
+    // The categories the control reports this risk under: the risk's own ones it emits, its own
+    // category when it addresses the risk under another name (prompt_attack for prompt_injection),
+    // and all it emits when only a mitigation names it.
+    std::vector<std::string> cats;
+    bool aliased = hit.empty();
+    for (const auto& h : hit) {
+      if (contains(c.emits, h)) add_unique(cats, h);
+      else aliased = true;
+    }
+    if (aliased)
+      for (auto e : c.emits) add_unique(cats, std::string(e));
     for (const auto& cat : cats)
       if (auto it = live.acting_rule.find(cat); it != live.acting_rule.end()) add_unique(cov.rules, it->second);
   }

@@ -79,7 +79,7 @@ const std::vector<ControlEntry> kControls{
     {"encoding", {"encoding_smuggling"}, {}, false},
     {"signatures",
      {"prompt_injection", "jailbreak", "system_prompt_extraction", "data_exfiltration", "insecure_output"},
-     {"excessive_agency"},
+     {},
      false},
     {"secrets", {"secret_exposure"}, {}, false},
     {"pii", {"pii_exposure"}, {"membership_inference", "model_inversion"}, false},

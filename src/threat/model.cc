@@ -378,6 +378,22 @@ const AtlasTechnique* AtlasCatalog::find(const std::string& id) const {
 }
 
 // ATLAS.yaml is MITRE's file, not ours: read only what the analysis needs and ignore other keys.
+namespace {
+// yaml-cpp throws when a missing key of an iterated node is inspected; check IsDefined first.
+const std::string* scalar(const YAML::Node& n, const char* key, std::string& buf) {
+  if (!n.IsMap()) return nullptr;
+  const YAML::Node v = n[key];
+  if (!v.IsDefined() || !v.IsScalar()) return nullptr;
+  buf = v.Scalar();
+  return &buf;
+}
+YAML::Node seq(const YAML::Node& n, const char* key) {
+  if (!n.IsMap()) return YAML::Node();
+  const YAML::Node v = n[key];
+  return v.IsDefined() && v.IsSequence() ? v : YAML::Node();
+}
+}  // namespace
+
 LoadResult<AtlasCatalog> load_atlas(const std::string& path) {
   LoadErrors errors;
   YAML::Node root = yaml::load_file(path, errors);
@@ -385,31 +401,30 @@ LoadResult<AtlasCatalog> load_atlas(const std::string& path) {
   AtlasCatalog cat;
   cat.file = path;
   yaml::Reader r(path, errors);
-  const YAML::Node ms = root.IsMap() ? root["matrices"] : YAML::Node();
+  const YAML::Node ms = seq(root, "matrices");
   if (!ms.IsSequence()) {
     r.error(root, errc::kThreatSchema, "not an ATLAS.yaml: no 'matrices' list");
     return LoadResult<AtlasCatalog>::failure(std::move(errors));
   }
-  if (root["version"].IsScalar()) cat.version = root["version"].Scalar();
+  std::string buf;
+  if (scalar(root, "version", buf)) cat.version = buf;
   for (const auto& m : ms) {
     std::map<std::string, std::string> tactic_names;
-    if (m["tactics"].IsSequence())
-      for (const auto& t : m["tactics"])
-        if (t["id"].IsScalar() && t["name"].IsScalar()) tactic_names[t["id"].Scalar()] = t["name"].Scalar();
-    if (!m["techniques"].IsSequence()) continue;
+    for (const auto& t : seq(m, "tactics")) {
+      std::string id, name;
+      if (scalar(t, "id", id) && scalar(t, "name", name)) tactic_names[id] = name;
+    }
     std::map<std::string, std::string> parent;
-    for (const auto& t : m["techniques"]) {
-      if (!t.IsMap() || !t["id"].IsScalar()) continue;
+    for (const auto& t : seq(m, "techniques")) {
       AtlasTechnique at;
-      at.id = t["id"].Scalar();
-      at.name = t["name"].IsScalar() ? t["name"].Scalar() : "";
-      if (t["tactics"].IsSequence())
-        for (const auto& x : t["tactics"])
-          if (x.IsScalar()) {
-            auto it = tactic_names.find(x.Scalar());
-            at.tactics.push_back(it == tactic_names.end() ? x.Scalar() : it->second);
-          }
-      if (t["subtechnique-of"].IsScalar()) parent[at.id] = t["subtechnique-of"].Scalar();
+      if (!scalar(t, "id", at.id)) continue;
+      scalar(t, "name", at.name);
+      for (const auto& x : seq(t, "tactics"))
+        if (x.IsScalar()) {
+          auto it = tactic_names.find(x.Scalar());
+          at.tactics.push_back(it == tactic_names.end() ? x.Scalar() : it->second);
+        }
+      if (scalar(t, "subtechnique-of", buf)) parent[at.id] = buf;
       cat.techniques[at.id] = std::move(at);
     }
     for (const auto& [child, par] : parent) {
