@@ -30,4 +30,15 @@ void add_serve(CLI::App& app, GlobalOptions& g, int& exit_code);  // the gateway
 void add_profile(CLI::App& app, GlobalOptions& g, int& exit_code);  // profile build | show (ood baseline)
 void add_integrity(CLI::App& app, int& exit_code);  // sign keygen | sign PATH | verify PATH
 
+// `dualguard threat`: one group shared by its subcommands (analyze, and incident classification),
+// whichever registers first creates it.
+// (Debian's CLI11 2.1.2 has no get_subcommand_no_throw, so the lookup filters the subcommand list.)
+inline CLI::App* threat_group(CLI::App& app) {
+  for (auto* t : app.get_subcommands([](CLI::App* s) { return s->get_name() == "threat"; })) return t;
+  auto* t = app.add_subcommand("threat", "design time: threat models and incident classification");
+  t->require_subcommand(1);
+  return t;
+}
+void add_threat_analyze(CLI::App& app);  // threat analyze MODEL.yaml (threat_cmd.cc)
+
 }  // namespace dg::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   dg::cli::add_serve(app, g, exit_code);
   dg::cli::add_profile(app, g, exit_code);
   dg::cli::add_integrity(app, exit_code);
+  dg::cli::add_threat_analyze(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a subcommand's own exit code (e.g. threat analyze --fail-on)
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return dg::cli::kExitUsage;

@@ -39,6 +39,11 @@ inline constexpr std::string_view kEvalEmptySet = "eval_empty_set";          // 
 inline constexpr std::string_view kEvalParam = "eval_param";                 // bad --param or grid too large
 inline constexpr std::string_view kEvalReport = "eval_report";               // unreadable / incompatible report
 
+// Threat models (dualguard threat analyze; docs/threat-model.md)
+inline constexpr std::string_view kThreatSchema = "threat_schema";              // a value the schema does not allow
+inline constexpr std::string_view kThreatUnknownRef = "threat_unknown_ref";     // an id that names no asset / component / mechanism / risk
+inline constexpr std::string_view kAtlasUnknownTechnique = "atlas_unknown_technique";  // not in the supplied ATLAS.yaml
+
 // State (src/store: audit log, API keys)
 inline constexpr std::string_view kStoreIo = "store_io";                      // database unreadable / write failed
 inline constexpr std::string_view kStoreSchema = "store_schema";              // not ours, or an unknown schema version
