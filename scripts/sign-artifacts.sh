@@ -14,7 +14,7 @@ dg="${DG:-build/dualguard}"
 [ -f "$key" ] || { echo "sign-artifacts: no secret key at $key" >&2; exit 2; }
 
 artifacts=(config/dualguard.yaml config/taxonomy.yaml config/policy.yaml config/alerts.yaml config/signatures)
-for m in models/*.dglm models/*.ftz; do [ -f "$m" ] && artifacts+=("$m"); done
+for m in models/*.dglm models/*.ftz models/incident_class.json; do [ -f "$m" ] && artifacts+=("$m"); done
 
 for a in "${artifacts[@]}"; do "$dg" sign "$a" --key "$key"; done
 for a in "${artifacts[@]}"; do "$dg" verify "$a" --pub "$pub" >/dev/null; done

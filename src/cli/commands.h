@@ -39,6 +39,7 @@ inline CLI::App* threat_group(CLI::App& app) {
   t->require_subcommand(1);
   return t;
 }
-void add_threat_analyze(CLI::App& app);  // threat analyze MODEL.yaml (threat_cmd.cc)
+void add_threat_analyze(CLI::App& app);   // threat analyze MODEL.yaml (threat_cmd.cc)
+void add_threat_classify(CLI::App& app);  // threat classify --file incidents.jsonl (threat_classify_cmd.cc)
 
 }  // namespace dg::cli

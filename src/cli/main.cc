@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   dg::cli::add_profile(app, g, exit_code);
   dg::cli::add_integrity(app, exit_code);
   dg::cli::add_threat_analyze(app);
+  dg::cli::add_threat_classify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

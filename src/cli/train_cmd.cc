@@ -12,10 +12,46 @@
 #include "detect/signatures.h"
 
 #include "cli/commands.h"
+#include "learn/incident_trainer.h"
 #include "learn/trainer.h"
 #include "policy/config.h"
 
 namespace dg::cli {
+namespace {
+
+std::string num(double x) {
+  std::ostringstream o;
+  o << x;
+  return o.str();
+}
+
+int train_incident_task(const learn::TrainOptions& t, const std::string& cues, int folds, double cue_weight, bool quiet) {
+  learn::IncidentTrainOptions o;
+  o.corpora = t.corpora;
+  o.out_dir = t.out_dir;
+  o.cues_path = cues;
+  o.seed = t.seed;
+  o.folds = folds;
+  o.cue_weight = cue_weight;
+  if (t.C > 0) o.C = t.C;
+  o.command_line = "dualguard train --task incident_class --corpora " + o.corpora + " --out " + o.out_dir + " --seed " +
+                   std::to_string(o.seed) + " --cues " + o.cues_path +
+                   " --C " + num(o.C) + " --cue-weight " + num(o.cue_weight);
+  if (!quiet) o.progress = [](const std::string& stage, double f) { std::fprintf(stderr, "%s %d%%\n", stage.c_str(), static_cast<int>(f * 100)); };
+  auto res = learn::train_incident(o);
+  if (!res.ok()) {
+    std::cerr << format_errors_text(res.errors);
+    return kExitInput;
+  }
+  const auto& r = *res.value;
+  std::printf("model:   %s (%ju bytes, %zu terms)\ncard:    %s\nsha256:  %s\n", r.model_path.c_str(), r.model_bytes, r.vocabulary,
+              r.card_path.c_str(), r.sha256.c_str());
+  std::printf("dev:     %s", threat::evaluation_text(r.dev).c_str());
+  if (folds > 1) std::printf("cv:      %s", threat::evaluation_text(r.cv).c_str());
+  return kExitOk;
+}
+
+}  // namespace
 
 void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   auto opt = std::make_shared<learn::TrainOptions>();
@@ -28,6 +64,10 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
       "<out>/<task>.ftz (fastText), a model card <out>/<task>.md and <out>/<task>.json, and prints the config lines that pin the model (sha256, thresholds)");
   std::string tasks;
   for (const auto& t : learn::task_names()) tasks += (tasks.empty() ? "" : ", ") + t;
+  tasks += ", " + std::string(learn::kIncidentTask) + " (the incident classifier of `threat classify`; uses --corpora, --out, --seed, --C (default 2), --cues, --cue-weight, --folds)";
+  auto cues = std::make_shared<std::string>("config/incident_cues.yaml");
+  auto folds = std::make_shared<int>(5);
+  auto cue_weight = std::make_shared<double>(0.5);
   cmd->add_option("--task", opt->task, "what to train: " + tasks)->required();
   cmd->add_option("--corpora", opt->corpora, "folder with <task>/{train,dev}.jsonl (default ../shared/corpora)");
   cmd->add_option("--out", opt->out_dir, "output folder (default models)");
@@ -66,8 +106,16 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--holdout-source", opt->holdout_sources,
                   "leave sources out of training (substring of the corpus \"source\" field, repeatable): the model "
                   "card's per-source dev detection then shows how the model does on a source it never saw");
+  cmd->add_option("--cues", *cues, "incident_class: intent-cue lexicon embedded in the model (default config/incident_cues.yaml)");
+  cmd->add_option("--cue-weight", *cue_weight, "incident_class: scale of the intent-cue features (default 0.5)")->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--folds", *folds, "incident_class: cross-validation folds on train reported in the card (default 5; 0: none)")
+      ->check(CLI::Range(0, 20));
   cmd->add_flag("-q,--quiet", *quiet, "no progress on stderr");
-  cmd->callback([&g, &exit_code, opt, quiet] {
+  cmd->callback([&g, &exit_code, opt, quiet, cues, folds, cue_weight] {
+    if (opt->task == learn::kIncidentTask) {
+      exit_code = train_incident_task(*opt, *cues, *folds, *cue_weight, *quiet);
+      return;
+    }
     const std::string path = !g.config.empty() ? g.config : policy::find_default_config();
     auto cfg = policy::load_config(path, g.overrides);
     if (!cfg.ok()) {

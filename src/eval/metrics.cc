@@ -103,4 +103,41 @@ double percentile(std::vector<double> values, double p) {
   return a + (b - a) * (rank - static_cast<double>(lo));
 }
 
+Agreement agreement(const std::vector<int>& reference, const std::vector<int>& predicted, int k) {
+  Agreement a;
+  const auto K = static_cast<std::size_t>(std::max(k, 0));
+  a.matrix.assign(K, std::vector<std::size_t>(K, 0));
+  a.precision.assign(K, 0.0);
+  a.recall.assign(K, 0.0);
+  a.f1.assign(K, 0.0);
+  a.support.assign(K, 0);
+  const std::size_t n = std::min(reference.size(), predicted.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (reference[i] < 0 || predicted[i] < 0 || reference[i] >= k || predicted[i] >= k) continue;
+    ++a.matrix[static_cast<std::size_t>(reference[i])][static_cast<std::size_t>(predicted[i])];
+    ++a.n;
+  }
+  if (a.n == 0) return a;
+  std::size_t diag = 0;
+  std::vector<std::size_t> col(K, 0);
+  for (std::size_t r = 0; r < K; ++r)
+    for (std::size_t c = 0; c < K; ++c) {
+      a.support[r] += a.matrix[r][c];
+      col[c] += a.matrix[r][c];
+      if (r == c) diag += a.matrix[r][c];
+    }
+  const double N = static_cast<double>(a.n);
+  a.accuracy = static_cast<double>(diag) / N;
+  double pe = 0.0;
+  for (std::size_t c = 0; c < K; ++c) {
+    pe += (static_cast<double>(a.support[c]) / N) * (static_cast<double>(col[c]) / N);
+    a.precision[c] = ratio(a.matrix[c][c], col[c]);
+    a.recall[c] = ratio(a.matrix[c][c], a.support[c]);
+    const double pr = a.precision[c] + a.recall[c];
+    a.f1[c] = pr > 0 ? 2.0 * a.precision[c] * a.recall[c] / pr : 0.0;
+  }
+  a.kappa = pe < 1.0 ? (a.accuracy - pe) / (1.0 - pe) : 0.0;
+  return a;
+}
+
 }  // namespace dg::eval

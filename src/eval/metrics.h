@@ -66,4 +66,17 @@ double area_under(const std::vector<RocPoint>& points) noexcept;
 // `values` need not be sorted.
 double percentile(std::vector<double> values, double p);
 
+// Agreement of predicted with reference labels over k classes (0..k-1): the confusion matrix
+// (rows: reference, columns: predicted), accuracy, per-class precision / recall / F1 and Cohen's
+// kappa, (p_o - p_e) / (1 - p_e) with p_e from the row and column marginals; kappa is 0 when p_e is 1
+// (a single class everywhere: no agreement beyond chance can be shown).
+struct Agreement {
+  std::vector<std::vector<std::size_t>> matrix;  // k x k
+  std::size_t n = 0;
+  double accuracy = 0.0, kappa = 0.0;
+  std::vector<double> precision, recall, f1;     // per class; 0 when undefined
+  std::vector<std::size_t> support;              // reference count per class
+};
+Agreement agreement(const std::vector<int>& reference, const std::vector<int>& predicted, int k);
+
 }  // namespace dg::eval

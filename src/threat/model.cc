@@ -434,6 +434,13 @@ LoadResult<AtlasCatalog> load_atlas(const std::string& path) {
         c->second.tactics = p->second.tactics;
     }
   }
+  for (const auto& c : seq(root, "case-studies")) {
+    AtlasCaseStudy cs;
+    if (!scalar(c, "id", cs.id)) continue;
+    scalar(c, "name", cs.name);
+    scalar(c, "summary", cs.summary);
+    cat.case_studies.push_back(std::move(cs));
+  }
   if (cat.techniques.empty()) {
     r.error(root, errc::kThreatSchema, "not an ATLAS.yaml: no techniques");
     return LoadResult<AtlasCatalog>::failure(std::move(errors));

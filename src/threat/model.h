@@ -14,16 +14,24 @@
 
 namespace dg::threat {
 
-// The MITRE ATLAS techniques of a user-supplied ATLAS.yaml (matrices[].techniques[]).
+// The MITRE ATLAS techniques of a user-supplied ATLAS.yaml (matrices[].techniques[]) and its case
+// studies.
 struct AtlasTechnique {
   std::string id;    // AML.T0051, AML.T0051.000
   std::string name;
   std::vector<std::string> tactics;  // tactic names (a sub-technique inherits its parent's)
 };
+// A documented attack on an AI system (case-studies[]): every one is adversarial by construction,
+// which makes them a check for the incident classifier (`dualguard threat classify --atlas`).
+struct AtlasCaseStudy {
+  std::string id;  // AML.CS0000
+  std::string name, summary;
+};
 struct AtlasCatalog {
   std::string file;
   std::string version;
   std::map<std::string, AtlasTechnique> techniques;
+  std::vector<AtlasCaseStudy> case_studies;
   const AtlasTechnique* find(const std::string& id) const;
 };
 LoadResult<AtlasCatalog> load_atlas(const std::string& path);

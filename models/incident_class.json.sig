@@ -1,0 +1,7 @@
+dualguard-signature v1
+# verify with: dualguard verify incident_class.json --pub KEY.pub (docs/integrity.md)
+algorithm: ed25519
+key-id: 320ecb087679b039
+file: incident_class.json
+sha256: 8b4fce25924e2eff96cdb1ad8825b2bc1e8a3e1e4d284409e14654058ce981a4
+signature: ec7176c7839801bc2e11ab3e189a0fc9b93d94c2330e7b16183e171c8b8d532c2f66559f10b68b276b41720355b7563edeae39f75b0b03b34c9b2914b1e4e80e
