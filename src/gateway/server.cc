@@ -246,14 +246,8 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
     m.prompt_bytes = prompt.size();
     m.language = monitor::dominant_script(prompt.substr(0, std::min<std::size_t>(prompt.size(), 4096)));
     m.has_response = !response.empty();
-    if (!v.findings.empty()) {
-      const bool redact = !ctx.snap->gw.store_raw_text;
-      m.texts = ojson::object();
-      m.texts["prompt"] = highlight_segments(prompt, v.findings, Role::prompt, redact);
-      m.texts["response"] = highlight_segments(response, v.findings, Role::response, redact);
-      for (std::size_t i = 0; i < v.findings.size() && i < fs.size(); ++i) fs[i]["explanation"] = v.findings[i].evidence;
-      m.findings = fs;
-    }
+    if (!v.findings.empty()) ctx.mon_detail = Ctx::MonitorDetail{v.findings, std::string(prompt), std::string(response)};
+    else ctx.mon_detail.reset();
     ctx.mon = std::move(m);
   }
   // The request's verdict is recorded first and the exchange's replaces it: same prompt, hash once.
@@ -327,6 +321,20 @@ net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code)
     m.route = ctx.route;
     m.http_status = status;
     m.latency_ms = static_cast<double>(ctx.rec.latency_total_us) / 1000.0;
+    if (ctx.mon_detail) {
+      const auto& d = *ctx.mon_detail;
+      const bool redact = !ctx.snap->gw.store_raw_text;
+      m.texts = ojson::object();
+      m.texts["prompt"] = highlight_segments(d.prompt, d.findings, Role::prompt, redact);
+      m.texts["response"] = highlight_segments(d.response, d.findings, Role::response, redact);
+      m.findings = ojson::array();
+      for (const auto& f : d.findings) {
+        ojson j = finding_to_json(f);
+        j["explanation"] = f.evidence;
+        m.findings.push_back(std::move(j));
+      }
+      ctx.mon_detail.reset();
+    }
     hub->submit(std::move(m));
     ctx.mon.reset();
   }
@@ -523,16 +531,13 @@ net::awaitable<void> handle_admin(Server& s, beast::tcp_stream& stream, Request&
   } else {
     ctx.rec.event = "none";  // reads are not audited
   }
-  json state = json::object();
   if (ctx.route == "/admin/killswitch") {
-    const auto k = s.kill.load();
-    state["engaged"] = k->all || !k->routes.empty();
-    state["all"] = k->all;
-    state["routes"] = std::vector<std::string>(k->routes.begin(), k->routes.end());
+    co_await s.respond(stream, ctx, 200, s.kill_state_json().dump());
   } else {
+    json state = json::object();
     state["enabled"] = s.safe_mode.load();
+    co_await s.respond(stream, ctx, 200, state.dump());
   }
-  co_await s.respond(stream, ctx, 200, state.dump());
 }
 
 net::awaitable<void> handle_request(Server& s, beast::tcp_stream& stream, Request& req, bool keep_alive) {

@@ -111,6 +111,14 @@ struct Ctx {
   bool keep_alive = true;
   std::string session;             // the X-Session-Id header ("" when absent)
   std::optional<MonitorEvent> mon;  // the verdict for the monitors, submitted after the audit commit
+  // The last recorded verdict's findings and texts, when it has findings: the monitor event's detail
+  // (findings JSON, highlight segments) is built from them once, at commit, rather than for each
+  // verdict that record_verdict replaces (the request's, then the exchange's).
+  struct MonitorDetail {
+    std::vector<Finding> findings;
+    std::string prompt, response;
+  };
+  std::optional<MonitorDetail> mon_detail;
 };
 
 class Server;
