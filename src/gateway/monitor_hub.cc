@@ -415,10 +415,8 @@ ojson MonitorHub::overview(std::int64_t range_s) const {
     d.push_back(std::move(j));
   }
   out["drift"] = std::move(d);
-  std::int64_t open = 0;
-  for (const char* st : {"open", "acknowledged"})
-    if (auto l = store_->list(st, 100000); l.ok()) open += static_cast<std::int64_t>(l->size());
-  out["incidents_open"] = open;
+  const auto open = store_->count({"open", "acknowledged"});
+  out["incidents_open"] = open.ok() ? *open : 0;
   return out;
 }
 

@@ -189,6 +189,20 @@ Result<std::vector<IncidentRow>> IncidentStore::list(const std::string& status, 
   });
 }
 
+Result<std::int64_t> IncidentStore::count(std::initializer_list<std::string_view> statuses) const {
+  return guarded(impl_->file, [&]() -> Result<std::int64_t> {
+    std::lock_guard lock(impl_->read_mu);
+    std::int64_t n = 0;
+    Stmt s = impl_->reader->prepare("SELECT COUNT(*) FROM incidents WHERE status = ?");
+    for (const auto st : statuses) {
+      s.reset();
+      s.bind(1, st);
+      if (s.step()) n += s.column_int64(0);
+    }
+    return n;
+  });
+}
+
 Result<std::optional<IncidentRow>> IncidentStore::get(const std::string& id) const {
   return guarded(impl_->file, [&]() -> Result<std::optional<IncidentRow>> {
     std::lock_guard lock(impl_->read_mu);

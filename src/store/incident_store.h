@@ -81,6 +81,8 @@ class IncidentStore {
   // Newest activity first; status "" = any.
   Result<std::vector<IncidentRow>> list(const std::string& status, int limit) const;
   Result<std::optional<IncidentRow>> get(const std::string& id) const;
+  // How many incidents have one of `statuses` (one COUNT query, e.g. the dashboard's open count).
+  Result<std::int64_t> count(std::initializer_list<std::string_view> statuses) const;
   // Verdict details of an incident, oldest first.
   Result<std::vector<std::string>> verdicts(const std::string& id, int limit) const;
   Result<std::vector<IncidentHistoryEntry>> history(const std::string& id) const;

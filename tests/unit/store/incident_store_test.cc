@@ -54,6 +54,9 @@ TEST(IncidentStore, RoundTripsIncidentsVerdictsAndHistory) {
   EXPECT_EQ(h[1].note, "on it");
   EXPECT_EQ(st.list("acknowledged", 10)->size(), 1u);
   EXPECT_EQ(st.list("resolved", 10)->size(), 0u);
+  EXPECT_EQ(*st.count({"open"}), 1);
+  EXPECT_EQ(*st.count({"open", "acknowledged"}), 2);
+  EXPECT_EQ(*st.count({"resolved"}), 0);
 
   auto missing = st.set_status("inc-9", "resolved", "{}", {70, "k_op", "resolved", "resolved", ""});
   ASSERT_FALSE(missing.ok());
