@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ inline CLI::App* threat_group(CLI::App& app) {
   auto* t = app.add_subcommand("threat", "design time: threat models and incident classification");
   t->require_subcommand(1);
   return t;
+}
+// The config a `threat` subcommand uses when it has none of its own: the global --config, then
+// $DUALGUARD_CONFIG; "" = the usual search (policy::find_default_config).
+inline std::string threat_global_config(CLI::App& app) {
+  if (auto* g = app.get_option_no_throw("--config"); g && g->count()) return g->as<std::string>();
+  if (const char* env = std::getenv("DUALGUARD_CONFIG"); env && *env) return env;
+  return "";
 }
 void add_threat_analyze(CLI::App& app);   // threat analyze MODEL.yaml (threat_cmd.cc)
 void add_threat_classify(CLI::App& app);  // threat classify --file incidents.jsonl (threat_classify_cmd.cc)

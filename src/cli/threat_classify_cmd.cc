@@ -157,10 +157,7 @@ void add_threat_classify(CLI::App& app) {
   cmd->add_option("--out", o->out, "JSONL output file (default stdout)");
   cmd->add_option("--report", o->report, "write the evaluation (and the ATLAS check) as JSON here");
   cmd->callback([o, &app] {
-    std::string global;
-    if (auto* g = app.get_option_no_throw("--config"); g && g->count()) global = g->as<std::string>();
-    else if (const char* env = std::getenv("DUALGUARD_CONFIG"); env && *env) global = env;
-    const int rc = run(*o, global);
+    const int rc = run(*o, threat_global_config(app));
     if (rc != kExitOk) throw CLI::RuntimeError(rc);
   });
 }

@@ -151,10 +151,7 @@ void add_threat_analyze(CLI::App& app) {
   analyze->add_option("--fail-on", o->fail_on, "exit 1 when any: unprotected-safety-mechanism, unmitigated-risk (comma list)");
   analyze->add_option("--trusted-key", o->trusted_keys, "public key file that signs safety artifacts (repeatable; adds to the config's)");
   analyze->callback([o, &app] {
-    std::string global;
-    if (auto* g = app.get_option_no_throw("--config"); g && g->count()) global = g->as<std::string>();
-    else if (const char* env = std::getenv("DUALGUARD_CONFIG"); env && *env) global = env;
-    const int rc = run(*o, global);
+    const int rc = run(*o, threat_global_config(app));
     if (rc != kExitOk) throw CLI::RuntimeError(rc);
   });
 }
