@@ -93,6 +93,10 @@ void add_train(CLI::App& app, GlobalOptions& g, int& exit_code) {
   cmd->add_option("--char-ngrams", opt->linear_minn, "linear learner: shortest character n-gram (default 2)")->check(CLI::Range(1, 16));
   cmd->add_option("--char-ngrams-max", opt->linear_maxn, "linear learner: longest character n-gram (default 6)")->check(CLI::Range(1, 16));
   cmd->add_option("--smooth", opt->smooth, "linear learner: norm smoothing (default: the task's)")->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--frame-df", opt->frame_df,
+                  "counterfactual hard negatives: a positive's frame (its prefix of words found in at least this share of "
+                  "the negatives) + a negative's object; 0 = off (default: the task's: harmful_request 0.002, others 0)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--epoch", opt->epoch, "training epochs (default: the task's: prompt_attack 15, harmful_response 25, others 5)")->check(CLI::Range(1, 1000));
   cmd->add_option("--lr", opt->lr, "learning rate (default: the task's: prompt_attack 0.3, harmful_response 0.5, others 0.1)")->check(CLI::Range(0.001, 5.0));
   cmd->add_option("--dim", opt->dim, "embedding dimension (default 32)")->check(CLI::Range(2, 512));

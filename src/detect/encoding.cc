@@ -16,14 +16,45 @@ LoadResult<std::unique_ptr<EncodingDetector>> EncodingDetector::create(const Con
 }
 
 std::unique_ptr<Detector> EncodingDetector::load(const YAML::Node& node, yaml::Reader& r, const LoadContext&) {
-  if (!r.check_keys(node, {"enabled", "min_invisible", "report_invalid_utf8"}, "detectors.encoding")) return nullptr;
+  if (!r.check_keys(node, {"enabled", "min_invisible", "report_invalid_utf8", "min_encoded_words"},
+                    "detectors.encoding"))
+    return nullptr;
   Config cfg;
   cfg.min_invisible = static_cast<std::size_t>(r.integer(node, "min_invisible", 1, 1, 1000000));
   cfg.report_invalid_utf8 = r.boolean(node, "report_invalid_utf8", true);
+  cfg.min_encoded_words = static_cast<std::size_t>(r.integer(node, "min_encoded_words", 2, 0, 1000));
   auto res = create(cfg);
   for (auto& e : res.errors) r.errors().push_back(std::move(e));
   return res.value ? std::move(*res.value) : nullptr;
 }
+
+namespace {
+
+// Words of natural-language text in a decoded payload: runs of two or more ASCII letters. The payload
+// must also be mostly letters and spaces, so that decoded binary that happens to be printable, or a
+// decoded identifier ("user_id=1234&ts=..."), does not count as text.
+std::size_t text_words(std::string_view s) {
+  std::size_t words = 0, run = 0, letters = 0, other = 0;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalpha(c)) {
+      ++letters;
+      ++run;
+      continue;
+    }
+    if (run >= 2) ++words;
+    run = 0;
+    if (!std::isspace(c) && c != '.' && c != ',' && c != '\'' && c != '?' && c != '!') ++other;
+  }
+  if (run >= 2) ++words;
+  return letters >= 4 * other ? words : 0;
+}
+
+// Only decoded payloads: the rot13 view is a guess from letter statistics (it also appears for some
+// ordinary English, "trarengr n erpvcr" from "generate a recipe"), so it is scanned but not reported.
+bool is_encoding_view(std::string_view name) { return name == "base64" || name == "hex"; }
+
+}  // namespace
 
 bool EncodingDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>& out) const noexcept {
   counters_.scans.fetch_add(1, std::memory_order_relaxed);
@@ -97,6 +128,28 @@ bool EncodingDetector::scan(const ScanInput& in, Scratch*, std::vector<Finding>&
       merge_spans(f.spans);
       f.evidence = std::to_string(count[4]) + " invalid UTF-8 sequence(s), replaced by U+FFFD";
       out.push_back(std::move(f));
+    }
+    if (cfg_.min_encoded_words > 0) {
+      Finding f;
+      std::size_t payloads = 0;
+      for (const auto& v : in.text.views) {
+        if (!is_encoding_view(v.name) || text_words(v.text) < cfg_.min_encoded_words) continue;
+        if (payloads++ == 0) {
+          f.evidence = v.name + " payload decodes to text \"" + excerpt(v.text, 60) + "\"";
+          f.view = v.name;
+        }
+        f.spans.push_back(v.to_original(0, static_cast<std::uint32_t>(v.text.size())));
+      }
+      if (payloads > 0) {
+        f.detector = "encoding";
+        f.category = "encoding_smuggling";
+        f.role = in.role;
+        f.severity = in.role == Role::response ? Severity::low : Severity::medium;
+        f.score = in.role == Role::response ? 0.3 : 0.6;
+        if (payloads > 1) f.evidence += " (+" + std::to_string(payloads - 1) + " more)";
+        merge_spans(f.spans);
+        out.push_back(std::move(f));
+      }
     }
   } catch (...) {
     counters_.errors.fetch_add(1, std::memory_order_relaxed);

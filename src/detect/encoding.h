@@ -1,5 +1,8 @@
 // `encoding`: turns the normaliser's anomalies into `encoding_smuggling` findings: invisible
-// (zero-width) characters, bidi controls, Unicode tag characters (ASCII smuggling) and invalid UTF-8.
+// (zero-width) characters, bidi controls, Unicode tag characters (ASCII smuggling), invalid UTF-8,
+// and readable text hidden in an encoding (a base64 / hex payload that decodes to
+// words): the decoded text is scanned by every detector anyway, and its being encoded at all is the
+// smuggling signal even when the words themselves look harmless ("b64: QWNjZXNzIGdyYW50ZWQ=").
 // Uses with a legitimate reading (emoji ZWJ sequences, ZWNJ in Persian, flag tags, a leading BOM) are
 // not reported.
 #pragma once
@@ -13,6 +16,9 @@ class EncodingDetector final : public Detector {
   struct Config {
     std::size_t min_invisible = 1;  // suspicious invisible characters needed for a finding
     bool report_invalid_utf8 = true;
+    // Encoded payloads (base64, hex) whose decoded text has at least this many words
+    // are reported (medium on prompts and context, low on responses); 0 turns it off.
+    std::size_t min_encoded_words = 2;
   };
   static LoadResult<std::unique_ptr<EncodingDetector>> create(const Config& cfg);
   static std::unique_ptr<Detector> load(const YAML::Node& node, yaml::Reader& r, const LoadContext& ctx);

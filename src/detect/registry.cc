@@ -21,7 +21,7 @@ namespace dg::detect {
 namespace {
 
 const std::array kRegistry{
-    RegistryEntry{"encoding", "invisible, bidi-control and tag characters; invalid UTF-8 (encoding_smuggling)",
+    RegistryEntry{"encoding", "invisible, bidi-control and tag characters; invalid UTF-8; text hidden in base64 / hex (encoding_smuggling)",
                   &EncodingDetector::load},
     RegistryEntry{"signatures", "Hyperscan rule sets: injection, jailbreak templates, special tokens, extraction, "
                                 "exfiltration markup, SQL/shell/XSS in output",

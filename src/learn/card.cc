@@ -148,8 +148,14 @@ LoadResult<std::pair<std::string, std::string>> write_card(const Task& task, con
   }
   o << task.augment << " augmented cop" << (task.augment == 1 ? "y" : "ies")
     << " per positive (benign cover text around the payload, word dropout, letter swaps, emoji between words, "
-       "leetspeak). "
-    << res.train_lines << " training lines in total.\n";
+       "leetspeak). ";
+  if (task.frame_df > 0)
+    o << "One counterfactual negative per positive with a frame: the positive's opening words that are common "
+         "in the negatives (in at least "
+      << num(task.frame_df * 100, 2)
+      << "% of them: \"can you provide detailed instructions for making\") followed by the rest of a random "
+         "negative, so that the form of a request does not predict its class. ";
+  o << res.train_lines << " training lines in total.\n";
   if (nc)
     o << "\n**Licence note:** the benign instructions derive from Alpaca (CC BY-NC 4.0): this model inherits "
          "the non-commercial terms.\n";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/errors.h"
 #include "detect/fasttext_model.h"
@@ -65,6 +66,10 @@ const std::vector<Task>& tasks() {
                  {"borderline", {}, {"benign"}, 6, 0, false}};
       k.augment = 1;
       k.reform = 0.5;
+      // measured (dev, 1% benign FPR): 0 -> 89.1%, 0.001 -> 89.8%, 0.002 -> 90.6% detected, borderline
+      // unchanged at 10/95; with a source held out of training, AdvBench 69.1% -> 76.6%, do-not-answer
+      // 35.8% -> 37.8%, StrongREJECT 49 -> 50 of 51, jailbreak_llms forbidden questions 68 -> 67 of 83.
+      k.frame_df = 0.002;
       k.rule = ThresholdRule::target_fpr;
       // measured: 89.1% of harmful/dev at 1% benign FPR (borderline 10.5%), fastText 81.9% (12.6%)
       k.learner = "linear";
@@ -267,9 +272,73 @@ std::string reform(std::string_view text, std::uint64_t seed) {
   return f.substr(0, at) + t + f.substr(at + 2);
 }
 
+std::pair<std::string, std::string> split_frame(std::string_view text,
+                                                const std::function<bool(std::string_view)>& is_frame_word) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = text.find(' ', i);
+    if (j == std::string_view::npos) j = text.size();
+    if (!is_frame_word(text.substr(i, j - i))) break;
+    i = j + 1;
+  }
+  if (i >= text.size()) return {std::string(text), ""};
+  return {std::string(text.substr(0, i > 0 ? i - 1 : 0)), std::string(text.substr(i))};
+}
+
+namespace {
+
+// Frame words of a training split: words in at least `share` of its negative examples' model texts.
+std::set<std::string, std::less<>> frame_words(const std::vector<std::string>& negatives, double share) {
+  std::map<std::string, std::size_t, std::less<>> df;
+  for (const auto& t : negatives) {
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < t.size();) {
+      std::size_t j = t.find(' ', i);
+      if (j == std::string::npos) j = t.size();
+      if (j > i) seen.insert(std::string_view(t).substr(i, j - i));
+      i = j + 1;
+    }
+    for (auto w : seen) ++df[std::string(w)];
+  }
+  const double need = share * static_cast<double>(negatives.size());
+  std::set<std::string, std::less<>> out;
+  for (const auto& [w, n] : df)
+    if (static_cast<double>(n) >= need) out.insert(w);
+  return out;
+}
+
+std::size_t word_count(std::string_view s) {
+  if (s.empty()) return 0;
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), ' ')) + 1;
+}
+
+// One counterfactual negative per framed positive (Task::frame_df).
+void add_frame_swaps(const Task& task, const std::vector<std::string>& positives,
+                     const std::vector<std::string>& negatives, std::mt19937_64& rng,
+                     std::vector<std::string>& lines) {
+  if (task.frame_df <= 0 || positives.empty() || negatives.empty()) return;
+  const auto words = frame_words(negatives, task.frame_df);
+  auto is_frame = [&](std::string_view w) { return words.find(w) != words.end(); };
+  std::vector<std::string> objects;
+  for (const auto& n : negatives) {
+    if (n.size() > 200) continue;
+    auto [frame, object] = split_frame(n, is_frame);
+    if (word_count(object) >= 2) objects.push_back(std::move(object));
+  }
+  if (objects.empty()) return;
+  for (const auto& p : positives) {
+    auto [frame, object] = split_frame(p, is_frame);
+    if (word_count(frame) < 2 || object.empty()) continue;
+    lines.push_back(task.negative_label + " " + frame + " " + objects[rng() % objects.size()]);
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> training_lines(const Task& task, const std::vector<Example>& train,
                                         const text::Normalizer& norm, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
+  std::vector<std::string> frame_pos, frame_neg;  // model texts for add_frame_swaps
   // Benign sentences to wrap payloads in (short ones read like the surrounding text of a message).
   std::vector<std::string> covers;
   for (const auto& e : train)
@@ -296,6 +365,7 @@ std::vector<std::string> training_lines(const Task& task, const std::vector<Exam
     int weight = part->weight;
     if (part->minority_weight > 1 && category_count[{folder, e.category}] < part->minority_below) weight *= part->minority_weight;
     for (int w = 0; w < weight; ++w) lines.push_back(label + " " + t);
+    if (task.frame_df > 0 && e.text.size() < 400) (e.positive ? frame_pos : frame_neg).push_back(t);
     if (task.reform > 0 && e.text.size() < 400 && static_cast<double>(rng() % 1000) < task.reform * 1000.0) {
       const std::string r = model_text(norm, reform(e.text, rng()));
       if (!r.empty()) lines.push_back(label + " " + r);
@@ -307,6 +377,7 @@ std::vector<std::string> training_lines(const Task& task, const std::vector<Exam
         if (!aug.empty()) lines.push_back(label + " " + aug);
       }
   }
+  add_frame_swaps(task, frame_pos, frame_neg, rng, lines);
   std::shuffle(lines.begin(), lines.end(), rng);
   return lines;
 }

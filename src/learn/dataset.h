@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,13 @@ struct Task {
   // Probability of adding a copy of an example in another sentence form ("How do I ...?", "Can you
   // ...?", "Please ..."), to both classes: the form of a request must not predict its class.
   double reform = 0.0;
+  // Counterfactual hard negatives, one per positive training example that has a frame: the positive's
+  // FRAME (its longest prefix of words common in the negatives: "can you provide detailed
+  // instructions for making") followed by the OBJECT of a random negative (what follows that
+  // negative's own frame: "spaghetti bolognese"). The frame of a harmful request must not predict
+  // its class; its object must. `frame_df` is the share of negative examples a word must appear in
+  // to count as a frame word; 0 turns it off.
+  double frame_df = 0.0;
   ThresholdRule rule = ThresholdRule::target_fpr;
   double target_fpr = 0.0;  // > 0: this task's own false-positive target (instead of --target-fpr)
   double block_fpr = 0.0;   // > 0: block only at this (lower) rate; the band up to target_fpr is review
@@ -86,6 +94,11 @@ std::string model_text(const text::Normalizer& norm, std::string_view text);
 // words, leetspeak. Deterministic for a given seed; exposed for tests.
 std::string augment(std::string_view text, int kind, std::uint64_t seed, const std::vector<std::string>& covers);
 inline constexpr int kAugmentKinds = 5;
+
+// Splits a model text (model_text's output) into its frame and object: the longest prefix of words
+// for which `is_frame_word` holds, and the rest. Exposed for tests.
+std::pair<std::string, std::string> split_frame(std::string_view text,
+                                                const std::function<bool(std::string_view)>& is_frame_word);
 
 // The same request in another form: "How do I <text>?", "Can you <text>?", "Please <text>." and
 // others, chosen by `seed` (instructions become questions and questions requests).

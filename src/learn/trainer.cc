@@ -72,8 +72,11 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   auto fail = [](std::string file, std::string_view code, std::string msg) {
     return R::failure({LoadError{std::move(file), 0, 0, std::string(code), std::move(msg)}});
   };
-  const Task* task = find_task(opt.task);
-  if (!task) return fail("", errc::kConfigInvalidValue, "unknown task '" + opt.task + "'");
+  const Task* found = find_task(opt.task);
+  if (!found) return fail("", errc::kConfigInvalidValue, "unknown task '" + opt.task + "'");
+  Task tuned = *found;
+  if (opt.frame_df >= 0) tuned.frame_df = opt.frame_df;
+  const Task* task = &tuned;
   auto progress = [&](const std::string& stage, double f) {
     if (opt.progress) opt.progress(stage, f);
   };
@@ -233,6 +236,7 @@ LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& n
   used.learner = learner;
   used.C = opt.C > 0 ? opt.C : task->C;
   used.smooth = opt.smooth >= 0 ? opt.smooth : task->smooth;
+  used.frame_df = task->frame_df;
   used.target_fpr = target;
   used.block_fpr = opt.block_fpr >= 0 ? opt.block_fpr : task->block_fpr;
   used.epoch = opt.epoch > 0 ? opt.epoch : task->epoch;

@@ -42,6 +42,7 @@ struct TrainOptions {
   int bits = 20;
   int linear_minn = 2, linear_maxn = 6;
   double smooth = -1.0;  // norm smoothing (detect/linear_model.h); < 0: the task's
+  double frame_df = -1.0;  // counterfactual frame negatives (dataset.h Task::frame_df); < 0: the task's
   std::string command_line;   // recorded in the model card
   // Leave these sources out of training (substring of the corpus "source" field): dev detection on
   // them then measures generalisation to a source the model never saw.
