@@ -30,14 +30,15 @@ std::unique_ptr<Detector> EncodingDetector::load(const YAML::Node& node, yaml::R
 
 namespace {
 
-// Words of natural-language text in a decoded payload: runs of two or more ASCII letters. The payload
+// Words of natural-language text in a decoded payload: runs of two or more letters (ASCII, or the bytes
+// of non-ASCII characters; a CJK sentence without spaces is one word). The payload
 // must also be mostly letters and spaces, so that decoded binary that happens to be printable, or a
 // decoded identifier ("user_id=1234&ts=..."), does not count as text.
 std::size_t text_words(std::string_view s) {
   std::size_t words = 0, run = 0, letters = 0, other = 0;
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (std::isalpha(c)) {
+    if (std::isalpha(c) || c >= 0x80) {  // UTF-8 bytes of non-ASCII letters count as letters
       ++letters;
       ++run;
       continue;

@@ -147,11 +147,14 @@ Normalized Normalizer::normalize(std::string_view input) const {
     const View decoded = View::whole(p.name, p.raw, p.origin, p.depth);
     View folded = detail::fold_nfkc(decoded, p.name, nullptr, nullptr);
     View sk;
-    if (cfg_.skeleton && detail::fold_skeleton(folded, sk)) {
-      sk.name = p.name;
-      folded = std::move(sk);
-    }
+    const bool has_skeleton = cfg_.skeleton && detail::fold_skeleton(folded, sk);
+    // The skeleton folds homoglyphs into Latin, and so it also turns Cyrillic, Greek or Arabic text
+    // into Latin look-alikes: a payload keeps its folded text and gets the skeleton beside it.
     out.views.push_back(std::move(folded));
+    if (has_skeleton && room()) {
+      sk.name = p.name;
+      out.views.push_back(std::move(sk));
+    }
     if (p.depth < cfg_.max_decode_depth) {
       for (auto& inner : detail::find_payloads(p.raw, cfg_.min_encoded_chars, budget))
         queue.push_back({std::move(inner.decoded), std::move(inner.kind), p.origin, p.depth + 1});

@@ -342,6 +342,9 @@ constexpr Skip kSkips[] = {
     // Special tokens are single vocabulary entries of a tokenizer and XML / markdown delimiters:
     // "< | i m _ s t a r t | >" is plain text that no template or tokenizer turns into a turn boundary.
     {"DG-ST-", Transform::letter_spaced, "letter-spaced special tokens are not special tokens"},
+    // The despaced view joins letter-spaced ASCII ("i g n o r e"); letter-spaced words of other
+    // scripts, or of Vietnamese with its diacritics, are not joined (a known gap, docs/signatures.md).
+    {"DG-PI-013", Transform::letter_spaced, "letter spacing is folded for ASCII words only"},
     // Exfiltration markup works because a client fetches the URL: a letter-spaced or leet-rewritten
     // URL points at a different (or no) host and leaks nothing. DG-EXF-005 is prose and is not skipped.
     {"DG-EXF-001", Transform::letter_spaced, "a spaced-out URL is not fetched"},
