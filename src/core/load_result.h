@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,16 @@ struct LoadError {
 };
 
 using LoadErrors = std::vector<LoadError>;
+
+// One error without a location inside the file (a whole-file problem: unreadable, not JSON, too
+// little data).
+inline LoadErrors one_error(std::string file, std::string_view code, std::string message) {
+  LoadError e;
+  e.file = std::move(file);
+  e.code = std::string(code);
+  e.message = std::move(message);
+  return {std::move(e)};
+}
 
 template <typename T>
 struct LoadResult {

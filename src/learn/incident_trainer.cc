@@ -24,14 +24,6 @@ namespace {
 using threat::IncidentRecord;
 using threat::kIncidentClasses;
 
-LoadErrors one_error(const std::string& file, std::string_view code, std::string msg) {
-  LoadError e;
-  e.file = file;
-  e.code = std::string(code);
-  e.message = std::move(msg);
-  return {e};
-}
-
 // Predicted class indices of `model` on `records`.
 std::vector<int> predict_all(const threat::IncidentModel& model, const std::vector<IncidentRecord>& records) {
   std::vector<int> out;

@@ -91,14 +91,6 @@ std::size_t match_from(const std::vector<std::string>& p, std::size_t pi, std::s
 
 std::string class_key(VerdictClass c) { return std::string(to_string(c)); }
 
-LoadErrors one_error(const std::string& file, std::string_view code, std::string message) {
-  LoadError e;
-  e.file = file;
-  e.code = std::string(code);
-  e.message = std::move(message);
-  return {e};
-}
-
 }  // namespace
 
 std::vector<IncidentToken> incident_tokens(std::string_view text) {
@@ -307,15 +299,11 @@ LoadResult<std::shared_ptr<const IncidentModel>> IncidentModel::load(const std::
     r.errors = one_error(path, errc::kConfigSyntax, "the incident model is not JSON");
     return r;
   }
-  r = from_json(j, path);
-  if (r.ok()) {
-    auto m = std::const_pointer_cast<IncidentModel>(*r.value);
-    m->sha256_ = sig::file_sha256(path).value_or("");
-  }
-  return r;
+  return from_json(j, path, sig::file_sha256(path).value_or(""));
 }
 
-LoadResult<std::shared_ptr<const IncidentModel>> IncidentModel::from_json(const nlohmann::json& j, const std::string& file) {
+LoadResult<std::shared_ptr<const IncidentModel>> IncidentModel::from_json(const nlohmann::json& j, const std::string& file,
+                                                                           std::string sha256) {
   LoadResult<std::shared_ptr<const IncidentModel>> r;
   auto bad = [&](std::string msg) {
     r.errors = one_error(file, errc::kConfigInvalidValue, std::move(msg));
@@ -336,6 +324,7 @@ LoadResult<std::shared_ptr<const IncidentModel>> IncidentModel::from_json(const 
     return true;
   };
   std::shared_ptr<IncidentModel> m(new IncidentModel());
+  m->sha256_ = std::move(sha256);
   if (!j.contains("cues")) return bad("missing 'cues'");
   auto cues = cues_from_json(j["cues"], file);
   if (!cues.ok()) {

@@ -131,7 +131,9 @@ struct IncidentResult {
 class IncidentModel {
  public:
   static LoadResult<std::shared_ptr<const IncidentModel>> load(const std::string& path);
-  static LoadResult<std::shared_ptr<const IncidentModel>> from_json(const nlohmann::json& j, const std::string& file);
+  // `sha256`: the digest of the file the JSON was read from ("" for a model built in memory).
+  static LoadResult<std::shared_ptr<const IncidentModel>> from_json(const nlohmann::json& j, const std::string& file,
+                                                                     std::string sha256 = "");
 
   IncidentResult classify(std::string_view text) const;
   const CueSet& cues() const noexcept { return cues_; }
