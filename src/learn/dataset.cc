@@ -272,15 +272,27 @@ std::string reform(std::string_view text, std::uint64_t seed) {
   return f.substr(0, at) + t + f.substr(at + 2);
 }
 
-std::pair<std::string, std::string> split_frame(std::string_view text,
-                                                const std::function<bool(std::string_view)>& is_frame_word) {
+namespace {
+
+// Calls fn(word, start) for each space-separated word of a model text (model_text's output: one
+// line, single spaces) until fn returns false; returns where the walk stopped (text.size() at the end).
+template <typename Fn>
+std::size_t walk_words(std::string_view text, Fn fn) {
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t j = text.find(' ', i);
     if (j == std::string_view::npos) j = text.size();
-    if (!is_frame_word(text.substr(i, j - i))) break;
+    if (j > i && !fn(text.substr(i, j - i))) return i;
     i = j + 1;
   }
+  return text.size();
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> split_frame(std::string_view text,
+                                                const std::function<bool(std::string_view)>& is_frame_word) {
+  const std::size_t i = walk_words(text, is_frame_word);
   if (i >= text.size()) return {std::string(text), ""};
   return {std::string(text.substr(0, i > 0 ? i - 1 : 0)), std::string(text.substr(i))};
 }
@@ -292,12 +304,10 @@ std::set<std::string, std::less<>> frame_words(const std::vector<std::string>& n
   std::map<std::string, std::size_t, std::less<>> df;
   for (const auto& t : negatives) {
     std::set<std::string_view> seen;
-    for (std::size_t i = 0; i < t.size();) {
-      std::size_t j = t.find(' ', i);
-      if (j == std::string::npos) j = t.size();
-      if (j > i) seen.insert(std::string_view(t).substr(i, j - i));
-      i = j + 1;
-    }
+    walk_words(t, [&](std::string_view w) {
+      seen.insert(w);
+      return true;
+    });
     for (auto w : seen) ++df[std::string(w)];
   }
   const double need = share * static_cast<double>(negatives.size());

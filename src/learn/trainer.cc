@@ -70,7 +70,7 @@ detect::LearnedDetector::Config detector_defaults(const std::string& task) {
 LoadResult<TrainResult> train(const TrainOptions& opt, const text::Normalizer& norm) {
   using R = LoadResult<TrainResult>;
   auto fail = [](std::string file, std::string_view code, std::string msg) {
-    return R::failure({LoadError{std::move(file), 0, 0, std::string(code), std::move(msg)}});
+    return R::failure(one_error(std::move(file), code, std::move(msg)));
   };
   const Task* found = find_task(opt.task);
   if (!found) return fail("", errc::kConfigInvalidValue, "unknown task '" + opt.task + "'");
