@@ -209,19 +209,33 @@ struct AuditLog::Impl {
   // runs inside the commit that crosses 1000 WAL pages and copies the WAL into the database file
   // with an fsync: 10-100 ms during which every queued answer waits (measured: the gateway's p99).
   // Instead the writer's connection never checkpoints on its own; a checkpointer thread with its own
-  // connection runs PASSIVE checkpoints (they never block the writer) a few times a second; and only
-  // when the WAL still grows past kWalHardCapFrames (commits arriving during every checkpoint keep
-  // SQLite from rewinding it) does the writer run one TRUNCATE checkpoint itself (Options::
-  // wal_cap_frames), which is then short because nearly everything is already copied.
+  // connection runs PASSIVE checkpoints (they never block the writer) a few times a second. They
+  // copy frames but cannot make the WAL shorter: SQLite writes from the start of the WAL again only
+  // when a write transaction *begins* with every frame already copied and no connection holding a
+  // read mark, a moment that continuous commits never leave. So at Options::wal_cap_frames the
+  // writer makes that moment itself (rewind()): between two batches, with the background pass
+  // excluded (ckpt_mu), it copies the few frames left on its own connection and keeps ckpt_mu
+  // until its next commit has begun, which then restarts the WAL in place (no truncation, no wait
+  // for readers). That order does not depend on thread timing; only a reader holding a snapshot
+  // defeats it, and then the writer falls back to one TRUNCATE attempt that does not wait.
+  // Measured before this (bench/README.md): each TRUNCATE at a 64 MB cap stalled commits 87-119 ms.
   static constexpr std::chrono::milliseconds kCheckpointEvery{250};
   static constexpr int kWriterBusyTimeoutMs = 5000;  // as Db::open sets it (sqlite.h)
   int next_truncate_at = 0;  // writer thread only: frames before the next TRUNCATE attempt
+  std::mutex ckpt_mu;        // one checkpoint at a time: the background pass or the writer's rewind
+  // Writer thread only: ckpt_mu, held from a complete catch-up pass until the next commit has
+  // begun (and restarted the WAL); rewind_from is the WAL size when it was taken.
+  std::unique_lock<std::mutex> rewind_hold;
+  int rewind_from = 0;
+  std::atomic<std::uint64_t> rewinds{0}, truncations{0}, deferred{0};  // wal_stats()
   std::thread checkpointer;
   std::condition_variable checkpointer_cv;  // stopping
   std::atomic<int> wal_frames{0};           // WAL size after the last commit (sqlite3_wal_hook)
   std::atomic<std::uint64_t> commits{0};    // committed batches, to skip idle checkpoints
   void checkpointer_loop();
   void checkpoint_if_wal_too_large();
+  bool rewind(int frames);
+  void truncate(int frames);
 
   Status commit_batch(Head& new_head);
   // Takes up to max_batch queued records (mu held), commits them with mu released, publishes the
@@ -264,28 +278,73 @@ void AuditLog::Impl::checkpointer_loop() {
     if (now == done) continue;
     done = now;
     lk.unlock();
-    // PASSIVE: copies what it can without waiting for the writer or readers; a busy result is fine.
-    sqlite3_wal_checkpoint_v2(own->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    {
+      // Never while the writer rewinds (its pass would take the read marks the restart needs).
+      // PASSIVE: copies what it can without waiting for the writer or readers; a busy result is fine.
+      std::unique_lock ck(ckpt_mu, std::try_to_lock);
+      if (ck) sqlite3_wal_checkpoint_v2(own->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
     lk.lock();
   }
 }
 
 void AuditLog::Impl::checkpoint_if_wal_too_large() {
   const int frames = wal_frames.load(std::memory_order_relaxed);
+  if (rewind_hold.owns_lock()) {
+    // The first commit after a complete catch-up pass has run: it wrote from the start of the WAL
+    // unless a reader held a read mark when it began.
+    rewind_hold.unlock();
+    if (frames < rewind_from) {
+      rewinds.fetch_add(1, std::memory_order_relaxed);
+      next_truncate_at = 0;
+      return;
+    }
+    truncate(frames);
+    return;
+  }
   if (frames < options.wal_cap_frames || frames < next_truncate_at) return;
+  if (!rewind(frames)) truncate(frames);
+}
+
+bool AuditLog::Impl::rewind(int frames) {
+  std::unique_lock ck(ckpt_mu, std::try_to_lock);
+  if (!ck) {
+    // The background pass is copying: let it finish and try after the next batch, unless the WAL
+    // is already well past its cap (then wait for that one pass).
+    if (frames < 2 * options.wal_cap_frames) return true;
+    ck.lock();
+  }
+  sqlite3* h = db->handle();
+  sqlite3_busy_timeout(h, 0);
+  int log = 0, copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  if (rc != SQLITE_OK || copied < log) return false;  // a reader's snapshot keeps frames uncopied
+  rewind_hold = std::move(ck);
+  rewind_from = frames;
+  return true;
+}
+
+void AuditLog::Impl::truncate(int frames) {
   // TRUNCATE without waiting: with a busy timeout it would wait (5 s) for the checkpointer or for a
   // reader's snapshot (`audit verify` on a live log) while answers queue. When it cannot finish now,
   // try again after another half cap of frames; a reader that keeps its snapshot open keeps the WAL
   // from shrinking until it ends.
+  std::unique_lock ck(ckpt_mu, std::try_to_lock);
   sqlite3* h = db->handle();
-  sqlite3_busy_timeout(h, 0);
-  int log = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr);
-  sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  int rc = SQLITE_BUSY;
+  if (ck) {
+    sqlite3_busy_timeout(h, 0);
+    int log = 0;
+    rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr);
+    sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  }
   if (rc == SQLITE_OK) {
+    truncations.fetch_add(1, std::memory_order_relaxed);
     wal_frames.store(0, std::memory_order_relaxed);
     next_truncate_at = 0;
   } else {
+    deferred.fetch_add(1, std::memory_order_relaxed);
     next_truncate_at = frames + std::max(1, options.wal_cap_frames / 2);
   }
 }
@@ -317,7 +376,10 @@ void AuditLog::Impl::writer_loop() {
   std::unique_lock lk(mu);
   for (;;) {
     if (queue.empty()) {
-      if (stopping) return;
+      if (stopping) {
+        if (rewind_hold.owns_lock()) rewind_hold.unlock();  // on the thread that locked it
+        return;
+      }
       writer_sleeping = true;
       writer_cv.wait(lk);
       writer_sleeping = false;
@@ -552,5 +614,11 @@ AuditLog::Head AuditLog::head() const {
 }
 
 const std::filesystem::path& AuditLog::file() const noexcept { return impl_->file; }
+
+AuditLog::WalStats AuditLog::wal_stats() const {
+  const Impl& m = *impl_;
+  return {m.rewinds.load(std::memory_order_relaxed), m.truncations.load(std::memory_order_relaxed),
+          m.deferred.load(std::memory_order_relaxed)};
+}
 
 }  // namespace dg::store

@@ -110,9 +110,10 @@ class AuditLog {
     // one, appenders commit on their own threads (leader/follower, see append()).
     bool writer_thread = false;
     // With writer_thread: WAL checkpoints run on a background thread of their own (PASSIVE, never in
-    // a commit), and the writer truncates the WAL itself only once it holds this many frames (pages),
-    // without waiting: while a reader keeps a snapshot open (a long `audit verify` of a live log) the
-    // WAL cannot shrink and grows until the reader ends.
+    // a commit), and once the WAL holds this many frames (pages) the writer makes SQLite start it
+    // over in place between two batches (a short catch-up pass; falling back to a TRUNCATE
+    // checkpoint that does not wait). While a reader keeps a snapshot open (a long `audit verify`
+    // of a live log) the WAL cannot shrink and grows until the reader ends.
     int wal_cap_frames = 16384;  // 64 MB at 4 KB pages
   };
 
@@ -168,6 +169,14 @@ class AuditLog {
 
   // DIR/audit.db
   const std::filesystem::path& file() const noexcept;
+
+  // With Options::writer_thread: how the writer has held the WAL at its cap so far. Thread-safe.
+  struct WalStats {
+    std::uint64_t rewinds = 0;      // the WAL started over in place after a catch-up pass
+    std::uint64_t truncations = 0;  // TRUNCATE checkpoints (a reader's read mark defeated a rewind)
+    std::uint64_t deferred = 0;     // attempts put off because a reader's snapshot held frames back
+  };
+  WalStats wal_stats() const;
 
  private:
   struct Impl;
