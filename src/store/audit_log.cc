@@ -236,6 +236,9 @@ struct AuditLog::Impl {
   void checkpoint_if_wal_too_large();
   bool rewind(int frames);
   void truncate(int frames);
+  // One checkpoint on the writer's connection that never waits (busy timeout 0 for its duration):
+  // with the usual 5 s it would wait for a reader's snapshot while answers queue.
+  int checkpoint_now(int mode, int* log, int* copied);
 
   Status commit_batch(Head& new_head);
   // Takes up to max_batch queued records (mu held), commits them with mu released, publishes the
@@ -314,31 +317,29 @@ bool AuditLog::Impl::rewind(int frames) {
     if (frames < 2 * options.wal_cap_frames) return true;
     ck.lock();
   }
-  sqlite3* h = db->handle();
-  sqlite3_busy_timeout(h, 0);
   int log = 0, copied = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-  sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  const int rc = checkpoint_now(SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
   if (rc != SQLITE_OK || copied < log) return false;  // a reader's snapshot keeps frames uncopied
   rewind_hold = std::move(ck);
   rewind_from = frames;
   return true;
 }
 
-void AuditLog::Impl::truncate(int frames) {
-  // TRUNCATE without waiting: with a busy timeout it would wait (5 s) for the checkpointer or for a
-  // reader's snapshot (`audit verify` on a live log) while answers queue. When it cannot finish now,
-  // try again after another half cap of frames; a reader that keeps its snapshot open keeps the WAL
-  // from shrinking until it ends.
-  std::unique_lock ck(ckpt_mu, std::try_to_lock);
+int AuditLog::Impl::checkpoint_now(int mode, int* log, int* copied) {
   sqlite3* h = db->handle();
-  int rc = SQLITE_BUSY;
-  if (ck) {
-    sqlite3_busy_timeout(h, 0);
-    int log = 0;
-    rc = sqlite3_wal_checkpoint_v2(h, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr);
-    sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
-  }
+  sqlite3_busy_timeout(h, 0);
+  const int rc = sqlite3_wal_checkpoint_v2(h, nullptr, mode, log, copied);
+  sqlite3_busy_timeout(h, kWriterBusyTimeoutMs);
+  return rc;
+}
+
+void AuditLog::Impl::truncate(int frames) {
+  // TRUNCATE without waiting (checkpoint_now; a background pass in progress also defers it). When
+  // it cannot finish now, try again after another half cap of frames; a reader that keeps its
+  // snapshot open keeps the WAL from shrinking until it ends.
+  std::unique_lock ck(ckpt_mu, std::try_to_lock);
+  int log = 0;
+  const int rc = ck ? checkpoint_now(SQLITE_CHECKPOINT_TRUNCATE, &log, nullptr) : SQLITE_BUSY;
   if (rc == SQLITE_OK) {
     truncations.fetch_add(1, std::memory_order_relaxed);
     wal_frames.store(0, std::memory_order_relaxed);

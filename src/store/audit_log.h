@@ -174,7 +174,7 @@ class AuditLog {
   struct WalStats {
     std::uint64_t rewinds = 0;      // the WAL started over in place after a catch-up pass
     std::uint64_t truncations = 0;  // TRUNCATE checkpoints (a reader's read mark defeated a rewind)
-    std::uint64_t deferred = 0;     // attempts put off because a reader's snapshot held frames back
+    std::uint64_t deferred = 0;     // TRUNCATE attempts put off (a reader's snapshot, or a background pass)
   };
   WalStats wal_stats() const;
 
