@@ -152,7 +152,11 @@ LoadResult<GatewayConfig> load_gateway_config(const policy::Config& cfg) {
     if (r.check_keys(a, {"enabled"}, "gateway.abuse")) g.abuse_enabled = r.boolean(a, "enabled", true);
   }
   if (const YAML::Node a = n["audit"]; a.IsDefined() && !a.IsNull()) {
-    if (r.check_keys(a, {"store_raw_text"}, "gateway.audit")) g.store_raw_text = r.boolean(a, "store_raw_text", false);
+    if (r.check_keys(a, {"store_raw_text", "wal_cap_frames", "max_backlog"}, "gateway.audit")) {
+      g.store_raw_text = r.boolean(a, "store_raw_text", false);
+      g.audit_wal_cap_frames = static_cast<int>(r.integer(a, "wal_cap_frames", g.audit_wal_cap_frames, 64, 1 << 24));
+      g.audit_max_backlog = static_cast<std::size_t>(r.integer(a, "max_backlog", 65536, 1, 1 << 24));
+    }
   }
   const std::filesystem::path base = std::filesystem::path(cfg.path).parent_path();
   auto resolve = [&](const std::string& p) { return p.empty() || p.front() == '/' ? p : (base / p).lexically_normal().string(); };

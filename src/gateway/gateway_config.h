@@ -47,6 +47,8 @@ struct GatewayConfig {
   std::uint32_t drain_timeout_ms = 10000;     // SIGTERM: wait this long for requests in flight
   bool metrics_public = true;                 // /metrics without a key
   bool store_raw_text = false;                // audit: raw prompt/response text instead of redacted
+  int audit_wal_cap_frames = 16384;           // audit.db's WAL restarts at this many 4 KB pages (store/audit_log.h)
+  std::size_t audit_max_backlog = 65536;      // journaled audit records that may wait for audit.db
   policy::FailMode fail_mode = policy::FailMode::closed;  // detector error on a route without its own
   std::map<std::string, policy::FailMode> route_fail_mode;  // route path -> mode
   // Default per-key limits (0 = unlimited); a key may carry its own (keys create --requests-per-minute ...).

@@ -86,7 +86,7 @@ struct Metrics {
   Family<Histogram>& duration;      // route
   Histogram& engine_duration;
   Histogram& upstream_duration;
-  Histogram& audit_commit_duration;  // from queueing the record to resuming with its commit done
+  Histogram& audit_commit_duration;  // the audit append: the record written to the journal
   Family<Counter>& upstream_errors;  // kind
   Family<Counter>& limiter_rejections;  // code
   Counter& fail_open;
@@ -165,7 +165,7 @@ class Server {
   void add_findings(Verdict& v, std::vector<Finding> extra, const Ctx& ctx) const;
   // Records the verdict in the metrics.
   void count_verdict(const Verdict& v, std::string_view stage);
-  // Commits ctx.rec (status, code, latency filled here) on the audit pool; returns after the commit.
+  // Appends ctx.rec (status, code, latency filled here) to the audit journal; returns once it is durable.
   net::awaitable<void> commit(Ctx& ctx, int status, std::string_view code);
   // Writes a JSON response (and commits the audit record first).
   net::awaitable<void> respond(beast::tcp_stream& stream, Ctx& ctx, int status, const std::string& body,

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <ostream>
 #include <thread>
 #include <vector>
 
 #include "core/errors.h"
+#include "store/audit_journal.h"
 #include "store/sqlite.h"
 
 namespace dg::store {
@@ -169,56 +171,161 @@ std::string canonical_json(const AuditRecord& r, bool with_hash) {
 
 std::string record_hash(const AuditRecord& r) { return sha256_hex(canonical_json(r, false)); }
 
+namespace {
+
+// The strict reader of parse_canonical_json(): exactly the members of canonical_json(r, true), in
+// its order; strings with the escapes append_json_string() writes, integers in decimal.
+class CanonicalReader {
+ public:
+  explicit CanonicalReader(std::string_view s) : s_(s) {}
+  bool literal(std::string_view t) {
+    if (s_.substr(pos_, t.size()) != t) return false;
+    pos_ += t.size();
+    return true;
+  }
+  bool string(std::string& out) {
+    out.clear();
+    if (!literal("\"")) return false;
+    while (pos_ < s_.size()) {
+      const char c = s_[pos_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= s_.size()) return false;
+      switch (s_[pos_++]) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          if (!literal("00") || pos_ + 2 > s_.size()) return false;
+          const int hi = hex(s_[pos_]), lo = hex(s_[pos_ + 1]);
+          if (hi < 0 || lo < 0) return false;
+          pos_ += 2;
+          out += static_cast<char>(hi * 16 + lo);
+          break;
+        }
+        default: return false;
+      }
+    }
+    return false;
+  }
+  bool integer(std::int64_t& out) {
+    const bool neg = pos_ < s_.size() && s_[pos_] == '-';
+    if (neg) ++pos_;
+    const std::size_t start = pos_;
+    std::uint64_t v = 0;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+      if (v > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) return false;
+      v = v * 10 + static_cast<std::uint64_t>(s_[pos_++] - '0');
+    }
+    if (pos_ == start || v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+    out = neg ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+    return true;
+  }
+  bool at_end() const { return pos_ == s_.size(); }
+  std::size_t pos() const { return pos_; }
+
+ private:
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  }
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+bool parse_canonical_json(std::string_view line, AuditRecord& out, std::string& error) {
+  CanonicalReader in(line);
+  AuditRecord r;
+  std::string name;
+  bool first = true;
+  auto bad = [&](const std::string& what) {
+    error = what + " at byte " + std::to_string(in.pos());
+    return false;
+  };
+  if (!in.literal("{")) return bad("expected '{'");
+  for (const Field* f : canonical_order()) {
+    if (!first && !in.literal(",")) return bad("expected ','");
+    first = false;
+    if (!in.string(name) || name != f->name || !in.literal(":"))
+      return bad(std::string("expected member \"") + f->name + "\"");
+    if (f->integer ? !in.integer(r.*f->integer) : !in.string(r.*f->text))
+      return bad(std::string("bad value of \"") + f->name + "\"");
+  }
+  if (!in.literal("}") || !in.at_end()) return bad("expected the end of the record");
+  if (canonical_json(r, true) != line) return bad("not in canonical form");
+  out = std::move(r);
+  return true;
+}
+
 struct AuditLog::Impl {
   struct Pending {
     AuditRecord* record;
     Status status;
     bool done = false;
-    AppendDone on_done;  // append_async() only
-    bool async = false;  // heap-allocated by append_async(), deleted after on_done (if any) is called
   };
 
   std::filesystem::path file;
+  std::filesystem::path journal_dir;
   Options options;
-  // Write side (none when read-only), used only by the current leader. Declared before the
-  // statements so that they are finalised first.
+  // Write side (none when read-only), used only by the current leader (or the writer thread).
+  // Declared before the statements so that they are finalised first.
   std::optional<Db> db;
   std::optional<Stmt> insert;
   std::optional<Stmt> tail;
+  // Every writable log holds the journal's lock (shared without the journal, exclusive with it).
+  std::optional<Journal::Lock> lock;
 
-  // Group commit, leader/follower (no thread of its own): an appender queues its record; when no
-  // commit is in progress it becomes the leader, commits everything queued (its own record included)
-  // in one transaction and wakes the others; otherwise it waits, and either its record was committed
-  // by the leader meanwhile or it leads the next batch. One appender alone commits on its own thread
-  // without any hand-off; under load, records that arrive during a commit share the next one.
+  // Group commit, leader/follower (no journal): an appender queues its record; when no commit is in
+  // progress it becomes the leader, commits everything queued (its own record included) in one
+  // transaction and wakes the others; otherwise it waits, and either its record was committed by the
+  // leader meanwhile or it leads the next batch. One appender alone commits on its own thread without
+  // any hand-off; under load, records that arrive during a commit share the next one.
   mutable std::mutex mu;
   std::condition_variable cv;  // a batch finished
   std::deque<Pending*> queue;
   bool leading = false;  // a leader is committing
-  Head head;
+  Head head;             // the last record appended (with the journal: written to it)
   std::vector<Pending*> batch;  // the leader's; reused
 
-  // Options::writer_thread: the writer is the only leader; appenders wake it when it sleeps.
-  bool writer_mode = false;  // set before the threads start; read-only afterwards
+  // Options::journal. Appenders take jmu (seq, ts, chain, the journal write, in one order), then mu
+  // to hand the record to the writer thread, which takes only mu.
+  std::mutex jmu;
+  std::optional<Journal> journal;
+  std::deque<AuditRecord> backlog;    // mu: in the journal, not yet in audit.db, in seq order
+  std::int64_t committed_seq = 0;     // mu: the last record in audit.db
+  std::uint64_t failed_commits = 0;   // mu: failed commits so far (flush() returns on the next one)
+  Error last_error;                   // mu: of the last failed commit
+  std::condition_variable flushed_cv; // committed_seq advanced, or a commit failed
   std::thread writer;
-  std::condition_variable writer_cv;  // the queue is no longer empty, or stopping
+  std::condition_variable writer_cv;  // the backlog is no longer empty, or stopping
   bool writer_sleeping = false;
   bool stopping = false;
 
-  // Options::writer_thread: WAL checkpoints leave the commit path. SQLite's automatic checkpoint
+  // With the journal, WAL checkpoints leave the writer's commits. SQLite's automatic checkpoint
   // runs inside the commit that crosses 1000 WAL pages and copies the WAL into the database file
-  // with an fsync: 10-100 ms during which every queued answer waits (measured: the gateway's p99).
-  // Instead the writer's connection never checkpoints on its own; a checkpointer thread with its own
-  // connection runs PASSIVE checkpoints (they never block the writer) a few times a second. They
-  // copy frames but cannot make the WAL shorter: SQLite writes from the start of the WAL again only
-  // when a write transaction *begins* with every frame already copied and no connection holding a
-  // read mark, a moment that continuous commits never leave. So at Options::wal_cap_frames the
-  // writer makes that moment itself (rewind()): between two batches, with the background pass
-  // excluded (ckpt_mu), it copies the few frames left on its own connection and keeps ckpt_mu
-  // until its next commit has begun, which then restarts the WAL in place (no truncation, no wait
-  // for readers). That order does not depend on thread timing; only a reader holding a snapshot
-  // defeats it, and then the writer falls back to one TRUNCATE attempt that does not wait.
-  // Measured before this (bench/README.md): each TRUNCATE at a 64 MB cap stalled commits 87-119 ms.
+  // with an fsync (10-100 ms). Instead the writer's connection never checkpoints on its own; a
+  // checkpointer thread with its own connection runs PASSIVE checkpoints (they never block the
+  // writer) a few times a second. They copy frames but cannot make the WAL shorter: SQLite writes
+  // from the start of the WAL again only when a write transaction *begins* with every frame already
+  // copied and no connection holding a read mark, a moment that continuous commits never leave. So
+  // at Options::wal_cap_frames the writer makes that moment itself (rewind()): between two batches,
+  // with the background pass excluded (ckpt_mu), it copies the few frames left on its own
+  // connection and keeps ckpt_mu until its next commit has begun, which then restarts the WAL in
+  // place (no truncation, no wait for readers). That order does not depend on thread timing; only a
+  // reader holding a snapshot defeats it, and then the writer falls back to one TRUNCATE attempt
+  // that does not wait. Since the journal, those passes (tens of ms of fsync, bench/README.md)
+  // delay only the copy into the database, never an answer.
   static constexpr std::chrono::milliseconds kCheckpointEvery{250};
   static constexpr int kWriterBusyTimeoutMs = 5000;  // as Db::open sets it (sqlite.h)
   int next_truncate_at = 0;  // writer thread only: frames before the next TRUNCATE attempt
@@ -237,17 +344,39 @@ struct AuditLog::Impl {
   bool rewind(int frames);
   void truncate(int frames);
   // One checkpoint on the writer's connection that never waits (busy timeout 0 for its duration):
-  // with the usual 5 s it would wait for a reader's snapshot while answers queue.
+  // with the usual 5 s it would wait for a reader's snapshot while the backlog grows.
   int checkpoint_now(int mode, int* log, int* copied);
 
+  // Leader/follower: assigns seq, ts and the chain from the stored tail and commits the batch.
   Status commit_batch(Head& new_head);
-  // Takes up to max_batch queued records (mu held), commits them with mu released, publishes the
-  // result (mu held again) and returns the async completions to call, outside the lock.
-  // finished: the async entries of the batch (heap-allocated by append_async), for the caller to
-  // call back and delete; its capacity is reserved so that this never allocates.
-  void lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*>& finished);
+  // Takes up to max_batch queued records (mu held), commits them with mu released and publishes the
+  // result (mu held again).
+  void lead(std::unique_lock<std::mutex>& lk);
+
+  // Journal: the writer thread's loop, and the insertion of records that already carry their chain.
   void writer_loop();
+  void insert_records(const std::vector<AuditRecord>& records);  // throws StoreError
+  Status append_journaled(AuditRecord& record);
+  // At open: copies into audit.db the journal's records past its tail, then empties the journal.
+  void replay_journal();
   Db open_reader() const { return Db::open(file.string(), Db::Mode::read_only); }
+  // Calls f(record) for every record in seq order, audit.db's and then the journal's past them,
+  // until f returns false. The journal is read first: a segment removed after that holds only
+  // records that the database snapshot, taken after it, already has. Throws StoreError.
+  template <class F>
+  void for_each_record(F&& f) const {
+    const std::vector<AuditRecord> journaled = Journal::read(journal_dir);
+    Db reader = open_reader();
+    Stmt st = reader.prepare(select_sql());
+    std::int64_t last = 0;
+    while (st.step()) {
+      const AuditRecord r = read_record(st);
+      last = r.seq;
+      if (!f(r)) return;
+    }
+    for (const AuditRecord& r : journaled)
+      if (r.seq > last && !f(r)) return;
+  }
 };
 
 AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -290,7 +419,6 @@ void AuditLog::Impl::checkpointer_loop() {
     lk.lock();
   }
 }
-
 void AuditLog::Impl::checkpoint_if_wal_too_large() {
   const int frames = wal_frames.load(std::memory_order_relaxed);
   if (rewind_hold.owns_lock()) {
@@ -350,7 +478,8 @@ void AuditLog::Impl::truncate(int frames) {
   }
 }
 
-void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*>& finished) {
+
+void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk) {
   leading = true;
   const std::size_t n = std::min(queue.size(), options.max_batch);
   batch.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
@@ -358,63 +487,162 @@ void AuditLog::Impl::lead(std::unique_lock<std::mutex>& lk, std::vector<Pending*
   lk.unlock();
   Head new_head;
   Status st = commit_batch(new_head);
-  if (writer_mode) commits.fetch_add(1, std::memory_order_relaxed);  // (see checkpointer)
   lk.lock();
   if (st.ok()) head = std::move(new_head);
   for (Pending* q : batch) {
     q->status = st;
     q->done = true;
-    if (q->async) finished.push_back(q);  // within the reserved capacity: a batch is <= max_batch
   }
   batch.clear();
   leading = false;
-  cv.notify_all();  // the batch's synchronous appenders return; one of the rest may lead the next
+  cv.notify_all();  // the batch's appenders return; one of the rest may lead the next
+}
+
+void AuditLog::Impl::insert_records(const std::vector<AuditRecord>& records) {
+  Transaction tx(*db);
+  for (const AuditRecord& r : records) {
+    bind_record(*insert, r);
+    insert->run();
+  }
+  tx.commit();
 }
 
 void AuditLog::Impl::writer_loop() {
-  std::vector<Pending*> finished;
-  finished.reserve(options.max_batch);  // before the loop: the writer never allocates afterwards
+  std::vector<AuditRecord> recs;
+  recs.reserve(options.max_batch);
+  auto backoff = std::chrono::milliseconds(10);
   std::unique_lock lk(mu);
   for (;;) {
-    if (queue.empty()) {
-      if (stopping) {
-        if (rewind_hold.owns_lock()) rewind_hold.unlock();  // on the thread that locked it
-        return;
-      }
+    if (backlog.empty()) {
+      if (stopping) break;
       writer_sleeping = true;
       writer_cv.wait(lk);
       writer_sleeping = false;
       continue;
     }
-    lead(lk, finished);
+    const std::size_t n = std::min(backlog.size(), options.max_batch);
+    for (std::size_t i = 0; i < n; ++i) recs.push_back(std::move(backlog[i]));
     lk.unlock();
-    for (Pending* p : finished) {
-      std::unique_ptr<Pending> owned(p);
-      try {
-        if (owned->on_done) owned->on_done(std::move(owned->status));
-      } catch (...) {  // a completion must not throw (contract); never let it end the writer
-      }
+    Status st;
+    try {
+      insert_records(recs);
+    } catch (const StoreError& e) {
+      st = e.to_error();
+    } catch (const std::exception& e) {
+      st = Error{std::string(errc::kStoreIo), file.string() + ": append failed: " + e.what()};
     }
-    finished.clear();
-    checkpoint_if_wal_too_large();  // after the batch's answers are on their way
+    const std::int64_t last = recs.back().seq;
+    if (st.ok()) {
+      commits.fetch_add(1, std::memory_order_relaxed);
+      journal->release(last);
+    }
+    lk.lock();
+    if (st.ok()) {
+      backlog.erase(backlog.begin(), backlog.begin() + static_cast<std::ptrdiff_t>(n));
+      committed_seq = last;
+      backoff = std::chrono::milliseconds(10);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) backlog[i] = std::move(recs[i]);  // to try again
+      ++failed_commits;
+      last_error = st.error();
+    }
+    recs.clear();
+    flushed_cv.notify_all();
+    if (!st.ok()) {
+      if (stopping) break;  // the journal keeps what is left for the next open
+      writer_cv.wait_for(lk, backoff, [&] { return stopping; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      continue;
+    }
+    lk.unlock();
+    checkpoint_if_wal_too_large();
     lk.lock();
   }
+  if (rewind_hold.owns_lock()) rewind_hold.unlock();  // on the thread that locked it
+}
+
+Status AuditLog::Impl::append_journaled(AuditRecord& r) {
+  std::lock_guard jl(jmu);
+  {
+    std::lock_guard lk(mu);
+    if (backlog.size() >= options.max_backlog)
+      return Error{std::string(errc::kStoreIo),
+                   file.string() + ": " + std::to_string(backlog.size()) +
+                       " audit records wait for the database, the most allowed" +
+                       (failed_commits > 0 ? "; the last commit failed: " + last_error.message : std::string())};
+    r.seq = head.seq + 1;
+    r.prev_hash = head.hash;
+  }
+  try {
+    r.ts = format_utc_ms(options.clock());
+    r.hash = record_hash(r);
+    std::string line = canonical_json(r, true);
+    line += '\n';
+    journal->append(line, r.seq);
+  } catch (const StoreError& e) {
+    return e.to_error();
+  } catch (const std::exception& e) {
+    return Error{std::string(errc::kStoreIo), journal_dir.string() + ": append failed: " + e.what()};
+  }
+  std::lock_guard lk(mu);
+  head = Head{r.seq, r.hash};  // from here on the record is in the log, whatever follows
+  try {
+    backlog.push_back(r);
+  } catch (const std::exception&) {
+    // Out of memory: the record is in the journal and the next open replays it; until then the
+    // database cannot take the records after it in order, so stop accepting any.
+    last_error = Error{std::string(errc::kStoreIo), file.string() + ": out of memory queueing an audit record"};
+    options.max_backlog = 0;
+  }
+  if (writer_sleeping) writer_cv.notify_one();
+  return {};
+}
+
+void AuditLog::Impl::replay_journal() {
+  std::vector<std::string> where;
+  std::vector<AuditRecord> recs = Journal::read(journal_dir, &where);
+  std::size_t first = 0;  // records up to the database's tail are in it already
+  while (first < recs.size() && recs[first].seq <= head.seq) ++first;
+  Head h = head;
+  for (std::size_t i = first; i < recs.size(); ++i) {
+    const AuditRecord& r = recs[i];
+    if (r.seq != h.seq + 1 || r.prev_hash != h.hash || record_hash(r) != r.hash)
+      throw StoreError(errc::kStoreIo,
+                       where[i] + ": record " + std::to_string(r.seq) + " does not continue the chain after seq " +
+                           std::to_string(h.seq) + " (edited, or not this log's); nothing was replayed; `dualguard audit verify` shows where the chain breaks");
+    h = Head{r.seq, r.hash};
+  }
+  if (first < recs.size()) {
+    recs.erase(recs.begin(), recs.begin() + static_cast<std::ptrdiff_t>(first));
+    insert_records(recs);
+    head = h;
+  }
+  Journal::remove_segments(journal_dir);
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& dir, Options options) {
   try {
     if (!options.clock) options.clock = system_now;
     if (options.max_batch == 0) options.max_batch = 1;
+    if (options.max_backlog == 0) options.max_backlog = 1;
     if (options.wal_cap_frames < 1) options.wal_cap_frames = 1;
     ensure_sodium();
     prepare_data_dir(dir, !options.read_only);
     auto impl = std::make_unique<Impl>();
     impl->file = dir / "audit.db";
+    impl->journal_dir = Journal::dir_of(dir);
     impl->options = options;
     std::error_code ec;
     const bool existed = std::filesystem::exists(impl->file, ec);
     if (options.read_only && !existed)
       throw StoreError(errc::kStoreIo, impl->file.string() + ": no audit log (nothing was ever written here)");
+    if (!options.read_only) {
+      // Exclusive while a journal left by a killed writer is replayed, and for a journaling log's
+      // whole life; shared (appenders that coordinate through SQLite) otherwise.
+      const bool replay = Journal::has_segments(impl->journal_dir);
+      impl->lock.emplace(impl->journal_dir,
+                         options.journal || replay ? Journal::Lock::Kind::exclusive : Journal::Lock::Kind::shared);
+    }
     // A Stmt points at its Db: the connection goes to its final place before anything is prepared.
     Db& db = impl->db.emplace(
         Db::open(impl->file.string(), options.read_only ? Db::Mode::read_only : Db::Mode::create));
@@ -429,10 +657,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& di
     } else {
       impl->insert.emplace(db.prepare(insert_sql()));
       impl->batch.reserve(options.max_batch);  // the leader never allocates while it leads
+      impl->replay_journal();
+      if (!options.journal) impl->lock->downgrade();
     }
     std::unique_ptr<AuditLog> log(new AuditLog(std::move(impl)));
-    if (options.writer_thread && !options.read_only) {
+    if (options.journal && !options.read_only) {
       Impl* m = log->impl_.get();
+      m->journal.emplace(m->journal_dir, m->head.seq + 1);
+      m->committed_seq = m->head.seq;
       sqlite3* h = m->db->handle();
       sqlite3_wal_autocheckpoint(h, 0);  // checkpoints leave the commit path (see Impl::checkpointer)
       sqlite3_wal_hook(
@@ -442,7 +674,6 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& di
             return SQLITE_OK;
           },
           m);
-      m->writer_mode = true;
       m->writer = std::thread([m] { m->writer_loop(); });
       m->checkpointer = std::thread([m] { m->checkpointer_loop(); });
     }
@@ -458,54 +689,33 @@ Status AuditLog::append(AuditRecord& record) {
   Impl& m = *impl_;
   if (m.options.read_only)
     return Error{std::string(errc::kStoreIo), m.file.string() + ": the audit log was opened read-only"};
-  Impl::Pending p{&record, {}, false, {}, false};
+  if (m.journal) return m.append_journaled(record);
+  Impl::Pending p{&record, {}, false};
   std::unique_lock lk(m.mu);
   try {
     m.queue.push_back(&p);
   } catch (const std::exception& e) {
     return Error{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
   }
-  if (m.writer_mode) {
-    if (m.writer_sleeping) m.writer_cv.notify_one();
-    m.cv.wait(lk, [&] { return p.done; });
-    return p.status;
-  }
   while (!p.done) {
     if (m.leading) {
       m.cv.wait(lk);
       continue;
     }
-    // No writer thread, so no async entries: `none` stays empty and never allocates.
-    std::vector<Impl::Pending*> none;
-    m.lead(lk, none);
+    m.lead(lk);
   }
   return p.status;
 }
 
-void AuditLog::append_async(AuditRecord& record, AppendDone done) {
+Status AuditLog::flush() {
   Impl& m = *impl_;
-  if (m.options.read_only || !m.writer_mode) {
-    if (done) done(Error{std::string(errc::kStoreIo),
-               m.file.string() + (m.options.read_only ? ": the audit log was opened read-only"
-                                                       : ": append_async needs the writer thread")});
-    return;
-  }
-  std::unique_ptr<Impl::Pending> p;
-  try {
-    // new-expression: the allocation happens before `done` is moved, so a failed one leaves `done`.
-    p.reset(new Impl::Pending{&record, {}, false, std::move(done), true});
-    std::lock_guard lk(m.mu);
-    m.queue.push_back(p.get());
-    p.release();  // owned by the queue until the writer calls it back
-    if (m.writer_sleeping) m.writer_cv.notify_one();
-  } catch (const std::exception& e) {
-    Error err{std::string(errc::kStoreIo), m.file.string() + ": append failed: " + e.what()};
-    if (p) {  // push_back failed
-      if (p->on_done) p->on_done(std::move(err));
-    } else if (done) {
-      done(std::move(err));  // allocation failed before `done` was moved
-    }
-  }
+  if (!m.journal) return {};
+  std::unique_lock lk(m.mu);
+  const std::int64_t target = m.head.seq;
+  const std::uint64_t failures = m.failed_commits;
+  m.flushed_cv.wait(lk, [&] { return m.committed_seq >= target || m.failed_commits != failures; });
+  if (m.committed_seq >= target) return {};
+  return m.last_error;
 }
 
 Status AuditLog::Impl::commit_batch(Head& new_head) {
@@ -542,18 +752,15 @@ Status AuditLog::Impl::commit_batch(Head& new_head) {
 
 Result<VerifyResult> AuditLog::verify(const VerifyOptions& options) const {
   try {
-    Db db = impl_->open_reader();
-    Stmt st = db.prepare(select_sql());
     VerifyResult v;
     auto fail = [&](std::int64_t seq, std::string reason) {
       v.ok = false;
       v.first_bad_seq = seq;
       v.reason = std::move(reason);
-      return v;
+      return false;
     };
     const auto& anchor = options.anchor;
-    while (st.step()) {
-      const AuditRecord r = read_record(st);
+    impl_->for_each_record([&](const AuditRecord& r) {
       const std::int64_t expected = v.last_seq + 1;
       if (r.seq > expected) {
         return fail(expected, r.seq == expected + 1
@@ -575,10 +782,11 @@ Result<VerifyResult> AuditLog::verify(const VerifyOptions& options) const {
       v.records_checked += 1;
       v.last_seq = r.seq;
       v.last_hash = r.hash;
-    }
-    if (anchor && v.last_seq < anchor->seq) {
-      return fail(v.last_seq + 1, "the log ends at seq " + std::to_string(v.last_seq) + " but the anchor names seq " +
-                                      std::to_string(anchor->seq) + " (records were removed from the end)");
+      return true;
+    });
+    if (v.ok && anchor && v.last_seq < anchor->seq) {
+      fail(v.last_seq + 1, "the log ends at seq " + std::to_string(v.last_seq) + " but the anchor names seq " +
+                               std::to_string(anchor->seq) + " (records were removed from the end)");
     }
     return v;
   } catch (const StoreError& e) {
@@ -590,15 +798,13 @@ Result<VerifyResult> AuditLog::verify(const VerifyOptions& options) const {
 
 Status AuditLog::export_jsonl(std::ostream& out) const {
   try {
-    Db db = impl_->open_reader();
-    Stmt st = db.prepare(select_sql());
     std::string line;
-    while (st.step()) {
-      line = canonical_json(read_record(st), true);
+    impl_->for_each_record([&](const AuditRecord& r) {
+      line = canonical_json(r, true);
       line += '\n';
       out.write(line.data(), static_cast<std::streamsize>(line.size()));
-      if (!out) return Error{std::string(errc::kStoreIo), "export: the output stream failed"};
-    }
+      return static_cast<bool>(out);
+    });
     out.flush();
     if (!out) return Error{std::string(errc::kStoreIo), "export: the output stream failed"};
     return {};
@@ -618,8 +824,12 @@ const std::filesystem::path& AuditLog::file() const noexcept { return impl_->fil
 
 AuditLog::WalStats AuditLog::wal_stats() const {
   const Impl& m = *impl_;
-  return {m.rewinds.load(std::memory_order_relaxed), m.truncations.load(std::memory_order_relaxed),
-          m.deferred.load(std::memory_order_relaxed)};
+  WalStats w{m.rewinds.load(std::memory_order_relaxed), m.truncations.load(std::memory_order_relaxed),
+             m.deferred.load(std::memory_order_relaxed), 0, 0};
+  std::lock_guard lk(m.mu);
+  w.commit_errors = m.failed_commits;
+  w.backlog = m.backlog.size();
+  return w;
 }
 
 }  // namespace dg::store

@@ -74,6 +74,11 @@ struct AuditRecord {
 std::string canonical_json(const AuditRecord& r, bool with_hash);
 // sha256_hex(canonical_json(r, false)).
 std::string record_hash(const AuditRecord& r);
+// The inverse of canonical_json(r, true) for one line (no newline): true and `out` filled when
+// `line` is exactly what canonical_json(out, true) writes; else false with `error` saying where it
+// differs (`out` untouched). Reads byte-exact strings (no UTF-8 check). Never throws except
+// std::bad_alloc.
+bool parse_canonical_json(std::string_view line, AuditRecord& out, std::string& error);
 
 struct VerifyOptions {
   // An externally kept (seq, hash) from an earlier verify: the log must still contain record `seq`
@@ -98,19 +103,29 @@ struct VerifyResult {
 
 // Thread safety: append() may be called from any number of threads; verify(), export_jsonl() and
 // head() may run concurrently with appends (they read through their own connection, from a
-// consistent snapshot). Several processes may append to one log: the chain is extended inside the
-// write transaction from the stored tail, so they interleave rather than fork it.
+// consistent snapshot). Without Options::journal several processes may append to one log: the chain
+// is extended inside the write transaction from the stored tail, so they interleave rather than fork
+// it. A journaling log is the only writer of its directory (see Options::journal).
 class AuditLog {
  public:
   struct Options {
     WallClock clock;              // record timestamps; default std::chrono::system_clock::now
     bool read_only = false;       // verify / export only: never creates or writes; append() fails
     std::size_t max_batch = 512;  // most records per group commit
-    // Start a writer thread of its own that does every commit (append_async() needs it). Without
-    // one, appenders commit on their own threads (leader/follower, see append()).
-    bool writer_thread = false;
-    // With writer_thread: WAL checkpoints run on a background thread of their own (PASSIVE, never in
-    // a commit), and once the WAL holds this many frames (pages) the writer makes SQLite start it
+    // The gateway's mode. append() writes the record to DIR/audit.journal/ (one write(2); durable
+    // against a crash of the process, like a commit) and returns; a writer thread of the log's own
+    // copies the records into audit.db in batches, so no caller ever waits for SQLite, its locks or
+    // its checkpoints. open() first replays into audit.db what a killed process left in the
+    // journal; verify() and export_jsonl() (read-only opens too) read the journal's records after
+    // the database's. The log then holds an exclusive lock on DIR/audit.journal/lock: a second
+    // writer on the directory (journaling or not) fails to open with store_io.
+    bool journal = false;
+    // With journal: the most records that may wait for the database (each is in memory as well
+    // as in the journal). When the database falls this far behind (a failing disk, a foreign
+    // process holding its write lock), append() fails with store_io instead of accepting more.
+    std::size_t max_backlog = 65536;
+    // With journal: WAL checkpoints run on a background thread of their own (PASSIVE, never in a
+    // commit), and once the WAL holds this many frames (pages) the writer makes SQLite start it
     // over in place between two batches (a short catch-up pass; falling back to a TRUNCATE
     // checkpoint that does not wait). While a reader keeps a snapshot open (a long `audit verify`
     // of a live log) the WAL cannot shrink and grows until the reader ends.
@@ -123,33 +138,28 @@ class AuditLog {
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& dir, Options options);
   static Result<std::unique_ptr<AuditLog>> open(const std::filesystem::path& dir) { return open(dir, Options{}); }
 
-  // Appends must not race with destruction (every append() has returned); queued append_async()
-  // records are committed and their completions called before the destructor returns.
+  // Appends must not race with destruction (every append() has returned). A journaling log commits
+  // its backlog to the database before the destructor returns (what a failing database keeps out
+  // stays in the journal for the next open).
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Appends one record and returns after its transaction committed (durable against a crash of the
-  // process, see sqlite.h). Fills record.seq, ts, prev_hash and hash. Blocks the calling thread for
-  // the commit (tens of microseconds; up to the 5 s busy timeout when another process holds the
-  // write lock). Group commit: records that arrive while a commit is in progress are written
-  // together in the next transaction by one of their callers, so concurrent callers share the cost
-  // of a commit; a lone caller commits on its own thread without a hand-off. Error store_io (write failed, database busy beyond the busy
-  // timeout, log opened read-only); the record's filled fields are then unspecified and the record
-  // is not in the log. Never throws.
-  // With Options::writer_thread, the writer commits for the caller, which only waits.
+  // Appends one record and returns once it is durable against a crash of the process: committed
+  // to audit.db (see sqlite.h), or, with Options::journal, written to the journal. Fills
+  // record.seq, ts, prev_hash and hash. Without the journal it blocks the calling thread for the
+  // commit (tens of microseconds; up to the 5 s busy timeout when another process holds the write
+  // lock); group commit: records that arrive while a commit is in progress are written together in
+  // the next transaction by one of their callers. With the journal it costs one write(2) under a
+  // mutex and never waits for SQLite. Error store_io (write failed, database busy beyond the busy
+  // timeout, the journal's backlog full, log opened read-only); the record's filled fields are then
+  // unspecified and the record is not in the log. Never throws.
   Status append(AuditRecord& record);
 
-  // Completion of append_async(); called on the writer thread, after the commit, outside any lock.
-  // It must be quick and must not throw (hand the result to the caller's own executor).
-  using AppendDone = std::function<void(Status)>;
-
-  // Queues `record` for the writer thread and returns at once; `done` gets the outcome of its
-  // commit (the same as append() would return). `record` must stay alive and untouched until then.
-  // The writer takes everything queued (up to max_batch) into one transaction, so callers never
-  // block on SQLite and a burst shares one commit. Requires Options::writer_thread (else `done`
-  // gets store_io at once, on the calling thread). The destructor commits what is queued first.
-  void append_async(AuditRecord& record, AppendDone done);
+  // With Options::journal: waits until every record appended before the call is in audit.db, and
+  // returns the database's error when a commit fails meanwhile (the records stay in the journal and
+  // the writer keeps trying). Without the journal there is nothing to wait for. Never throws.
+  Status flush();
 
   // Walks the whole log in seq order and checks seq continuity, prev_hash links and hashes. The
   // Result fails only when the log cannot be read (store_io, store_schema); a broken chain is
@@ -170,11 +180,14 @@ class AuditLog {
   // DIR/audit.db
   const std::filesystem::path& file() const noexcept;
 
-  // With Options::writer_thread: how the writer has held the WAL at its cap so far. Thread-safe.
+  // With Options::journal: how the writer has held the WAL at its cap so far, and what waits for
+  // the database. Thread-safe.
   struct WalStats {
     std::uint64_t rewinds = 0;      // the WAL started over in place after a catch-up pass
     std::uint64_t truncations = 0;  // TRUNCATE checkpoints (a reader's read mark defeated a rewind)
     std::uint64_t deferred = 0;     // TRUNCATE attempts put off (a reader's snapshot, or a background pass)
+    std::uint64_t commit_errors = 0;  // failed database commits (their records stayed in the journal)
+    std::uint64_t backlog = 0;        // records in the journal, not yet in the database
   };
   WalStats wal_stats() const;
 

@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <functional>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -339,70 +342,93 @@ TEST(AuditLog, ConcurrentAppendsFormOneContiguousChain) {
   EXPECT_EQ(v.records_checked, kThreads * kPerThread);
 }
 
-std::unique_ptr<AuditLog> open_with_writer(const TempDir& dir, std::size_t max_batch = 512) {
+std::unique_ptr<AuditLog> open_journaling(const TempDir& dir, std::size_t max_batch = 512, std::size_t max_backlog = 65536) {
   AuditLog::Options o;
-  o.writer_thread = true;
+  o.journal = true;
   o.max_batch = max_batch;
+  o.max_backlog = max_backlog;
   auto log = AuditLog::open(dir.path(), o);
   EXPECT_TRUE(log.ok()) << (log.ok() ? "" : log.error().format());
   return log.ok() ? std::move(log).value() : nullptr;
 }
 
-// append_async(): every completion is called exactly once with the committed outcome, and records
-// queued from several threads (with synchronous appends mixed in) form one contiguous chain.
-TEST(AuditLog, AsyncAppendsFromManyThreadsFormOneChainAndEachCompletesOnce) {
-  TempDir dir("async");
-  auto log = open_with_writer(dir, 16);  // small batches: many commits, queue refilled during each
+std::int64_t rows_in_db(const TempDir& dir) {
+  Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_only);
+  return db.query_int("SELECT count(*) FROM audit").value_or(-1);
+}
+
+std::vector<std::filesystem::path> segments(const TempDir& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "audit.journal", ec))
+    if (e.path().extension() == ".jsonl") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Makes every commit into audit.db fail until unblock_commits(): what a full disk does to the writer.
+void block_commits(const TempDir& dir) {
+  Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_write);
+  db.exec("CREATE TRIGGER test_block BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'test: disk full'); END;");
+}
+void unblock_commits(const TempDir& dir) {
+  Db db = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_write);
+  db.exec("DROP TRIGGER test_block");
+}
+
+// Journaled appends from several threads form one contiguous chain, in audit.db once flushed, and
+// the journal's segments are gone once their records are committed.
+TEST(AuditLog, JournaledAppendsFromManyThreadsFormOneChain) {
+  TempDir dir("journal_threads");
+  auto log = open_journaling(dir, 16);  // small batches: many commits, the backlog refilled during each
   ASSERT_TRUE(log);
-  constexpr int kThreads = 4, kPerThread = 200;
-  std::vector<AuditRecord> records(kThreads * kPerThread);
-  std::vector<std::atomic<int>> calls(records.size());
-  std::atomic<int> failures{0}, sync_failures{0};
+  constexpr int kThreads = 4, kPerThread = 250;
+  std::vector<std::vector<std::int64_t>> seqs(kThreads);
+  std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        const std::size_t k = static_cast<std::size_t>(t * kPerThread + i);
-        records[k] = sample(static_cast<int>(k));
-        log->append_async(records[k], [&, k](Status st) {
-          if (!st.ok()) failures++;
-          calls[k]++;
-        });
-        if (i % 50 == 0) {  // the synchronous API still works beside the writer
-          AuditRecord r = sample(100000 + static_cast<int>(k));
-          if (!log->append(r).ok() || r.seq == 0) sync_failures++;
-        }
+        AuditRecord r = sample(t * 1000 + i);
+        if (!log->append(r).ok() || r.hash != record_hash(r)) failures++;
+        seqs[t].push_back(r.seq);
       }
     });
   }
   for (auto& th : threads) th.join();
-  log.reset();  // the destructor commits what is still queued and calls back first
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(sync_failures.load(), 0);
-  std::set<std::int64_t> seqs;
-  for (std::size_t k = 0; k < records.size(); ++k) {
-    ASSERT_EQ(calls[k].load(), 1) << "record " << k;
-    EXPECT_EQ(records[k].hash, record_hash(records[k])) << "record " << k;
-    seqs.insert(records[k].seq);
+  std::set<std::int64_t> all;
+  for (const auto& s : seqs) {
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+    all.insert(s.begin(), s.end());
   }
-  EXPECT_EQ(seqs.size(), records.size());  // distinct seqs
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
+  const auto live = verify(*log);  // the journal's records count before they reach the database
+  EXPECT_TRUE(live.ok) << live.reason;
+  EXPECT_EQ(live.records_checked, kThreads * kPerThread);
+  ASSERT_TRUE(log->flush().ok());
+  EXPECT_EQ(rows_in_db(dir), kThreads * kPerThread);
+  EXPECT_EQ(log->wal_stats().backlog, 0u);
+  log.reset();
+  EXPECT_EQ(segments(dir).size(), 1u) << "the last, empty segment";
   auto reader = open_log(dir);
   ASSERT_TRUE(reader);
   const auto v = verify(*reader);
   EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.records_checked, kThreads * kPerThread + kThreads * (kPerThread / 50));
+  EXPECT_EQ(v.records_checked, kThreads * kPerThread);
 }
 
-// With the writer thread, SQLite never checkpoints inside a commit; the WAL is bounded by the cap
-// (once it holds wal_cap_frames pages the writer makes SQLite start it over in place) and the chain
-// stays intact. With no reader about, every reset is a rewind, never a truncation: the order
-// (catch-up pass, then the next commit, with the background checkpointer held off) does not
-// depend on thread timing (regression: a rewind left to the checkpointer thread missed its moment
-// under CPU starvation and the WAL reached 6-13 MB against a 256 KB cap).
+// The WAL is bounded by the cap (once it holds wal_cap_frames pages the writer makes SQLite start it
+// over in place) and the chain stays intact. With no reader about, every reset is a rewind, never a
+// truncation: the order (catch-up pass, then the next commit, with the background checkpointer held
+// off) does not depend on thread timing (regression: a rewind left to the checkpointer thread missed
+// its moment under CPU starvation and the WAL reached 6-13 MB against a 256 KB cap).
 TEST(AuditLog, WriterThreadKeepsTheWalBelowItsCap) {
   TempDir dir("walcap");
   AuditLog::Options o;
-  o.writer_thread = true;
+  o.journal = true;
+  o.max_batch = 16;  // a batch's pages stay well under the cap
   o.wal_cap_frames = 64;
   auto opened = AuditLog::open(dir.path(), o);
   ASSERT_TRUE(opened.ok()) << opened.error().format();
@@ -414,9 +440,13 @@ TEST(AuditLog, WriterThreadKeepsTheWalBelowItsCap) {
     AuditRecord r = sample(i);
     r.prompt_text.assign(3000, 'p');  // about one page per record
     ASSERT_TRUE(log->append(r).ok());
+    if (i % 8 == 0) {  // keep the writer in step, as a steady load would
+      ASSERT_TRUE(log->flush().ok());
+    }
     std::error_code ec;
     largest = std::max<std::uintmax_t>(largest, std::filesystem::file_size(wal, ec));
   }
+  ASSERT_TRUE(log->flush().ok());
   // Without the cap the WAL would hold every page of 1500 records (> 6 MB, SQLite's own automatic
   // checkpoint being off). With it: the cap, plus the commits made while a background pass kept the
   // writer waiting (it tries again after each batch; the writer waits for the pass at twice the
@@ -441,12 +471,14 @@ TEST(AuditLog, WriterThreadKeepsTheWalBelowItsCap) {
 TEST(AuditLog, ReaderSnapshotDoesNotStallTheWriterAtTheWalCap) {
   TempDir dir("walcap_reader");
   AuditLog::Options o;
-  o.writer_thread = true;
+  o.journal = true;
+  o.max_batch = 16;
   o.wal_cap_frames = 32;
   auto opened = AuditLog::open(dir.path(), o);
   ASSERT_TRUE(opened.ok()) << opened.error().format();
   auto log = std::move(opened).value();
   append_n(*log, 1);
+  ASSERT_TRUE(log->flush().ok());
   Db reader = Db::open((dir.path() / "audit.db").string(), Db::Mode::read_only);
   reader.exec("BEGIN");
   ASSERT_TRUE(reader.query_int("SELECT count(*) FROM audit").has_value());  // the snapshot starts here
@@ -455,8 +487,12 @@ TEST(AuditLog, ReaderSnapshotDoesNotStallTheWriterAtTheWalCap) {
     AuditRecord r = sample(i);
     r.prompt_text.assign(3000, 'p');
     ASSERT_TRUE(log->append(r).ok());
+    if (i % 8 == 0) {
+      ASSERT_TRUE(log->flush().ok());
+    }
   }
-  // A hang detector, not a benchmark: one busy wait would take 5 s; 200 appends take milliseconds.
+  ASSERT_TRUE(log->flush().ok());
+  // A hang detector, not a benchmark: one busy wait would take 5 s; 200 commits take milliseconds.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
   EXPECT_GT(log->wal_stats().deferred, 0u) << "the reader's snapshot holds frames back";
   EXPECT_EQ(log->wal_stats().rewinds, 0u);
@@ -466,56 +502,217 @@ TEST(AuditLog, ReaderSnapshotDoesNotStallTheWriterAtTheWalCap) {
   EXPECT_EQ(last.seq, 201);
 }
 
-// Async appends alone (no synchronous append or destructor to wake the writer): each completion
-// must arrive while the log is open.
-TEST(AuditLog, EachAsyncAppendCompletesWithoutAnythingElseWakingTheWriter) {
-  TempDir dir("async_alone");
-  auto log = open_with_writer(dir);
+// A database that refuses commits (a full disk) costs no acknowledged record: appends go on into the
+// journal, flush() reports the database's error, the writer retries, and once the database takes
+// writes again everything reaches it in order. Past max_backlog appends fail, and write nothing.
+TEST(AuditLog, JournaledAppendsOutliveAFailingDatabase) {
+  TempDir dir("journal_failing_db");
+  auto log = open_journaling(dir, 512, 5);
   ASSERT_TRUE(log);
-  for (int i = 1; i <= 50; ++i) {
-    AuditRecord r = sample(i);
-    std::promise<Status> done;
-    log->append_async(r, [&](Status st) { done.set_value(std::move(st)); });
-    auto fut = done.get_future();
-    ASSERT_EQ(fut.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "record " << i;
-    ASSERT_TRUE(fut.get().ok());
-    EXPECT_EQ(r.seq, i);
-    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let the writer sleep
-  }
-}
-
-TEST(AuditLog, AsyncAppendWithoutTheWriterThreadFailsAtOnce) {
-  TempDir dir("async_nowriter");
-  auto log = open_log(dir);
-  ASSERT_TRUE(log);
-  AuditRecord r = sample(1);
-  int called = 0;
-  log->append_async(r, [&](Status st) {
-    ++called;
-    ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, errc::kStoreIo);
-    EXPECT_NE(st.error().message.find("writer thread"), std::string::npos) << st.error().message;
-  });
-  EXPECT_EQ(called, 1);  // on the calling thread, before returning
-  EXPECT_EQ(log->head().seq, 0);
-}
-
-TEST(AuditLog, AsyncAppendReportsAFailedCommit) {
-  TempDir dir("async_fail");
-  auto log = open_with_writer(dir);
-  ASSERT_TRUE(log);
-  AuditRecord first = sample(1);
-  ASSERT_TRUE(log->append(first).ok());
-  tamper(dir, "DROP TABLE audit");
-  AuditRecord r = sample(2);
-  std::promise<Status> done;
-  log->append_async(r, [&](Status st) { done.set_value(std::move(st)); });
-  auto fut = done.get_future();
-  ASSERT_EQ(fut.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-  const Status st = fut.get();
+  append_n(*log, 1);
+  ASSERT_TRUE(log->flush().ok());
+  block_commits(dir);
+  append_n(*log, 4, 2);
+  const Status st = log->flush();
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, errc::kStoreIo);
-  EXPECT_EQ(log->head().seq, 1);  // unchanged
+  EXPECT_NE(st.error().message.find("test: disk full"), std::string::npos) << st.error().message;
+  EXPECT_GE(log->wal_stats().commit_errors, 1u);
+  EXPECT_EQ(log->wal_stats().backlog, 4u);
+  AuditRecord fifth = sample(6);
+  ASSERT_TRUE(log->append(fifth).ok());  // the 5th waiting record: the most allowed
+  AuditRecord over = sample(7);
+  const Status full = log->append(over);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, errc::kStoreIo);
+  EXPECT_NE(full.error().message.find("5 audit records wait for the database"), std::string::npos) << full.error().message;
+  EXPECT_NE(full.error().message.find("test: disk full"), std::string::npos) << full.error().message;
+  EXPECT_EQ(log->head().seq, 6);
+  EXPECT_EQ(rows_in_db(dir), 1);
+  const auto live = verify(*log);
+  EXPECT_TRUE(live.ok) << live.reason;
+  EXPECT_EQ(live.records_checked, 6);
+  unblock_commits(dir);
+  Status flushed;
+  for (int i = 0; i < 100 && !(flushed = log->flush()).ok(); ++i) {  // the writer's retry backs off up to 1 s
+  }
+  ASSERT_TRUE(flushed.ok()) << flushed.error().format();
+  EXPECT_EQ(rows_in_db(dir), 6);
+  EXPECT_EQ(log->wal_stats().backlog, 0u);
+  AuditRecord next = sample(8);
+  ASSERT_TRUE(log->append(next).ok());
+  EXPECT_EQ(next.seq, 7);
+}
+
+// Runs `body` in a child process that then kills itself with SIGKILL (no destructor, no flush).
+// Returns what the child wrote to the pipe.
+std::string run_and_sigkill(const std::function<std::string()>& body) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  EXPECT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    const std::string out = body();
+    if (::write(fds[1], out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(4);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(5);
+  }
+  ::close(fds[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  return got;
+}
+
+// An answer's record survives SIGKILL of the gateway even when it never reached audit.db: a
+// read-only verify already counts it, and the next writable open replays it into the database.
+TEST(AuditLog, JournaledRecordSurvivesSigkillAndIsReplayed) {
+  TempDir dir("journal_sigkill");
+  { ASSERT_TRUE(open_journaling(dir)); }  // creates audit.db
+  block_commits(dir);                     // so that nothing leaves the journal before the kill
+  const std::string heads = run_and_sigkill([&] {
+    auto log = open_journaling(dir);
+    if (!log) ::_exit(2);
+    std::string out;
+    for (int i = 1; i <= 3; ++i) {
+      AuditRecord r = sample(i);
+      if (!log->append(r).ok()) ::_exit(3);
+      out += r.hash;
+    }
+    return out;
+  });
+  ASSERT_EQ(heads.size(), 3u * 64u);
+  EXPECT_EQ(rows_in_db(dir), 0);
+  {
+    AuditLog::Options ro;
+    ro.read_only = true;
+    auto reader = AuditLog::open(dir.path(), ro);
+    ASSERT_TRUE(reader.ok()) << reader.error().format();
+    const auto v = verify(**reader);
+    EXPECT_TRUE(v.ok) << v.reason;
+    EXPECT_EQ(v.records_checked, 3);
+    EXPECT_EQ(v.last_hash, heads.substr(128, 64));
+  }
+  // A torn line at the end (an append the kill cut short, never acknowledged) is ignored.
+  const auto segs = segments(dir);
+  ASSERT_EQ(segs.size(), 1u);
+  {
+    std::ofstream torn(segs[0], std::ios::app | std::ios::binary);
+    torn << R"({"action":"allow","chain":)";
+  }
+  unblock_commits(dir);
+  auto log = open_journaling(dir);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(rows_in_db(dir), 3) << "replayed at open";
+  EXPECT_EQ(log->head().seq, 3);
+  EXPECT_EQ(log->head().hash, heads.substr(128, 64));
+  AuditRecord r = sample(4);
+  ASSERT_TRUE(log->append(r).ok());
+  EXPECT_EQ(r.prev_hash, heads.substr(128, 64));
+  log.reset();
+  auto reader = open_log(dir);
+  ASSERT_TRUE(reader);
+  const auto v = verify(*reader);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records_checked, 4);
+}
+
+// A journal line that is not a canonical record (edited, or damaged) stops the writer from opening,
+// naming the file and line, and replays nothing; verify reports it the same way.
+TEST(AuditLog, EditedJournalLineRefusesTheOpenWithItsFileAndLine) {
+  TempDir dir("journal_edited");
+  { ASSERT_TRUE(open_journaling(dir)); }
+  block_commits(dir);
+  run_and_sigkill([&] {
+    auto log = open_journaling(dir);
+    if (!log) ::_exit(2);
+    append_n(*log, 3);
+    return std::string("x");
+  });
+  unblock_commits(dir);
+  const auto segs = segments(dir);
+  ASSERT_EQ(segs.size(), 1u);
+  std::string text;
+  {
+    std::ifstream in(segs[0], std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto at = text.find("\"http_status\":200", text.find('\n') + 1);  // in line 2
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 17, "\"http_status\":201");
+  { std::ofstream(segs[0], std::ios::binary | std::ios::trunc) << text; }
+  AuditLog::Options o;
+  o.journal = true;
+  auto opened = AuditLog::open(dir.path(), o);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, errc::kStoreIo);
+  EXPECT_NE(opened.error().message.find(segs[0].filename().string()), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("record 2 does not continue the chain"), std::string::npos) << opened.error().message;
+  EXPECT_EQ(rows_in_db(dir), 0);
+  // Not canonical at all: the parser names the line.
+  text.replace(text.find("\"http_status\":201"), 17, "\"http_status\": 201");
+  { std::ofstream(segs[0], std::ios::binary | std::ios::trunc) << text; }
+  opened = AuditLog::open(dir.path(), o);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find(segs[0].filename().string() + ":2: not an audit record"), std::string::npos)
+      << opened.error().message;
+}
+
+// One journaling writer per data directory: a second one, journaling or not, is refused at open.
+TEST(AuditLog, SecondWriterBesideAJournalingOneIsRefused) {
+  TempDir dir("journal_lock");
+  auto log = open_journaling(dir);
+  ASSERT_TRUE(log);
+  AuditLog::Options o;
+  o.journal = true;
+  for (bool journal : {true, false}) {
+    o.journal = journal;
+    auto second = AuditLog::open(dir.path(), o);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, errc::kStoreIo);
+    EXPECT_NE(second.error().message.find("in use by another writer"), std::string::npos) << second.error().message;
+  }
+  AuditLog::Options ro;
+  ro.read_only = true;
+  EXPECT_TRUE(AuditLog::open(dir.path(), ro).ok()) << "readers need no lock";
+  log.reset();
+  EXPECT_TRUE(open_journaling(dir));
+}
+
+TEST(AuditLog, ParseCanonicalJsonIsTheExactInverse) {
+  AuditRecord r = sample(3);
+  r.seq = 42;
+  r.ts = "2026-01-02T03:04:05.000Z";
+  r.latency_total_us = -5;
+  r.prev_hash = std::string(kGenesisHash);
+  r.chain = std::string("bytes \xff\xfe and \x7f, \x01\x1f escapes", 27);
+  r.hash = record_hash(r);
+  const std::string line = canonical_json(r, true);
+  AuditRecord back;
+  std::string error;
+  ASSERT_TRUE(parse_canonical_json(line, back, error)) << error;
+  EXPECT_EQ(canonical_json(back, true), line);
+  EXPECT_EQ(back.chain, r.chain);
+  EXPECT_EQ(back.latency_total_us, -5);
+  for (const std::string& bad : {line.substr(0, line.size() - 1), line + " ", line + "\n",
+                                 std::string("{}"), std::string(""), std::string("[]")}) {
+    AuditRecord untouched;
+    EXPECT_FALSE(parse_canonical_json(bad, untouched, error)) << bad;
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(untouched.seq, 0);
+  }
+  std::string spaced = line;
+  spaced.replace(spaced.find("\"seq\":42"), 8, "\"seq\":042");
+  EXPECT_FALSE(parse_canonical_json(spaced, back, error));
+  EXPECT_NE(error.find("canonical"), std::string::npos) << error;
+  std::string reordered = canonical_json(r, false);  // without "hash": a member missing
+  EXPECT_FALSE(parse_canonical_json(reordered, back, error));
+  EXPECT_NE(error.find("\"hash\""), std::string::npos) << error;
 }
 
 TEST(AuditLog, TwoWritersOnOneFileInterleaveWithoutForking) {
