@@ -19,7 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-20}
-all_targets=(fuzz_normalizer fuzz_jsonl fuzz_engine fuzz_eval_report fuzz_openai fuzz_linear_model fuzz_ood_profile fuzz_signature fuzz_threat_model fuzz_incident)
+all_targets=(fuzz_normalizer fuzz_jsonl fuzz_engine fuzz_eval_report fuzz_openai fuzz_linear_model fuzz_ood_profile fuzz_signature fuzz_threat_model fuzz_incident fuzz_audit_journal)
 if [[ $# -gt 0 ]]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 for t in "${targets[@]}"; do
