@@ -151,13 +151,20 @@ std::chrono::system_clock::time_point system_now() { return std::chrono::system_
 
 }  // namespace
 
-std::string canonical_json(const AuditRecord& r, bool with_hash) {
+namespace {
+
+// canonical_json(r, with_hash); without the hash, *hash_at (when given) is the offset where
+// canonical_json(r, true) has its "hash" member, with the comma before it.
+std::string canonical_json_at(const AuditRecord& r, bool with_hash, std::size_t* hash_at) {
   std::string out;
   out.reserve(512 + r.findings_json.size() + r.prompt_text.size() + r.response_text.size() + r.detail_json.size());
   out += '{';
   bool first = true;
   for (const Field* f : canonical_order()) {
-    if (!with_hash && std::string_view(f->name) == "hash") continue;
+    if (!with_hash && std::string_view(f->name) == "hash") {
+      if (hash_at) *hash_at = out.size();
+      continue;
+    }
     if (!first) out += ',';
     first = false;
     append_json_string(out, f->name);
@@ -168,6 +175,22 @@ std::string canonical_json(const AuditRecord& r, bool with_hash) {
   out += '}';
   return out;
 }
+
+// Sets r.hash and returns canonical_json(r, true) and a newline, canonicalising once: the hash
+// covers the form without "hash", into which the member is then spliced.
+std::string seal(AuditRecord& r) {
+  std::size_t at = 0;
+  std::string line = canonical_json_at(r, false, &at);
+  r.hash = sha256_hex(line);
+  // "hash" is never the first member (canonical_order() is sorted and "action" precedes it).
+  line.insert(at, ",\"hash\":\"" + r.hash + '"');
+  line += '\n';
+  return line;
+}
+
+}  // namespace
+
+std::string canonical_json(const AuditRecord& r, bool with_hash) { return canonical_json_at(r, with_hash, nullptr); }
 
 std::string record_hash(const AuditRecord& r) { return sha256_hex(canonical_json(r, false)); }
 
@@ -575,10 +598,7 @@ Status AuditLog::Impl::append_journaled(AuditRecord& r) {
   }
   try {
     r.ts = format_utc_ms(options.clock());
-    r.hash = record_hash(r);
-    std::string line = canonical_json(r, true);
-    line += '\n';
-    journal->append(line, r.seq);
+    journal->append(seal(r), r.seq);
   } catch (const StoreError& e) {
     return e.to_error();
   } catch (const std::exception& e) {
