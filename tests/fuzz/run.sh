@@ -36,6 +36,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_sta
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# Targets that need files (fuzz_audit_journal) make them under TMPDIR; libFuzzer ends with _Exit,
+# so they cannot clean up after themselves.
+export TMPDIR=$scratch
 failed=()
 for t in "${targets[@]}"; do
   bin="$build/fuzz/$t"
