@@ -69,7 +69,7 @@ void check_read(const fs::path& jdir, std::string_view all) {
 const fs::path& scratch() {
   static const fs::path dir = [] {
     fs::path d = fs::temp_directory_path() / ("fuzz_audit_journal." + std::to_string(::getpid()));
-    fs::create_directories(d);  // left behind: libFuzzer ends with _Exit (run.sh points TMPDIR at its scratch)
+    fs::create_directories(d);  // may be left behind (libFuzzer can skip exit handlers); run.sh points TMPDIR at its scratch
     return d;
   }();
   return dir;

@@ -36,8 +36,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_sta
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# Targets that need files (fuzz_audit_journal) make them under TMPDIR; libFuzzer ends with _Exit,
-# so they cannot clean up after themselves.
+# Targets that need files (fuzz_audit_journal) make them under TMPDIR; libFuzzer can end a run without
+# running exit handlers, so they cannot clean up after themselves.
 export TMPDIR=$scratch
 failed=()
 for t in "${targets[@]}"; do
