@@ -167,7 +167,7 @@ net::awaitable<bool> read_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx,
 
 // Sends an upstream answer through unchanged (status, content type, body).
 net::awaitable<void> pass_answer(Server& s, beast::tcp_stream& stream, Ctx& ctx, const UpstreamAnswer& ans, const Verdict* v) {
-  co_await s.commit(ctx, ans.status, ans.status >= 400 ? errc::kUpstreamStatus : "");
+  s.commit(ctx, ans.status, ans.status >= 400 ? errc::kUpstreamStatus : "");
   http::response<http::string_body> res{static_cast<http::status>(ans.status), 11};
   res.set(http::field::server, "dualguard");
   res.set(http::field::content_type, ans.content_type.empty() ? "application/json" : ans.content_type);
@@ -322,7 +322,7 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
       s.metrics.upstream_errors.with({err.kind == UpstreamErrorKind::timeout ? "timeout" : "reset"}).inc();
       const std::string_view code = err.kind == UpstreamErrorKind::timeout ? errc::kUpstreamTimeout : errc::kUpstreamError;
       // Whatever passed the scans so far was sent; end the stream with an error event.
-      co_await s.commit(ctx, 200, code);
+      s.commit(ctx, 200, code);
       co_await write_chunk(stream, "data: " + error_body(code, "the upstream stream failed: " + err.message, "", nullptr, ctx.request_id) + "\n\n");
       co_await net::async_write(stream, http::make_chunk_last(), kTuple);
       co_return;
@@ -348,7 +348,7 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
       pending.push_back(std::move(e));
     }
     if (sse.pending() > (1u << 20)) {
-      co_await s.commit(ctx, 200, errc::kUpstreamError);
+      s.commit(ctx, 200, errc::kUpstreamError);
       co_await write_chunk(stream, "data: " + error_body(errc::kUpstreamError, "the upstream sent an SSE event over 1 MiB", "", nullptr, ctx.request_id) + "\n\n");
       co_await net::async_write(stream, http::make_chunk_last(), kTuple);
       co_return;
@@ -363,14 +363,14 @@ net::awaitable<void> stream_answer(Server& s, beast::tcp_stream& stream, Ctx& ct
   if (blocked) s.count_verdict(last, "response");
   s.record_verdict(ctx, last.findings.empty() && !blocked ? request_verdict : last, parts.prompt, text);
   if (client_gone) {
-    co_await s.commit(ctx, 200, errc::kClientClosed);
+    s.commit(ctx, 200, errc::kClientClosed);
     co_return;
   }
   if (blocked) {
-    co_await s.commit(ctx, 200, errc::kBlockedByPolicy);
+    s.commit(ctx, 200, errc::kBlockedByPolicy);
     co_await write_chunk(stream, "data: " + error_body(errc::kBlockedByPolicy, block_message, response_param, &last, ctx.request_id) + "\n\n");
   } else {
-    co_await s.commit(ctx, 200, "");
+    s.commit(ctx, 200, "");
     if (done_marker) co_await write_chunk(stream, "data: [DONE]\n\n");
   }
   co_await net::async_write(stream, http::make_chunk_last(), kTuple);

@@ -292,7 +292,7 @@ void Server::record_verdict(Ctx& ctx, const Verdict& v, std::string_view prompt,
   }
 }
 
-net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code) {
+void Server::commit(Ctx& ctx, int status, std::string_view code) {
   ctx.rec.request_id = ctx.request_id;
   ctx.rec.route = ctx.route;
   ctx.rec.http_status = status;
@@ -336,12 +336,11 @@ net::awaitable<void> Server::commit(Ctx& ctx, int status, std::string_view code)
     hub->submit(std::move(m));
     ctx.mon.reset();
   }
-  co_return;  // a coroutine for its callers' sake; the append itself no longer waits
 }
 
 net::awaitable<void> Server::respond(beast::tcp_stream& stream, Ctx& ctx, int status, const std::string& body,
                                      std::string_view code, const Verdict* v, std::uint32_t retry_after) {
-  if (!ctx.rec.event.empty() && ctx.rec.event != "none") co_await commit(ctx, status, code);
+  if (!ctx.rec.event.empty() && ctx.rec.event != "none") commit(ctx, status, code);
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::server, "dualguard");
   res.set(http::field::content_type, "application/json");

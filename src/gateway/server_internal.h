@@ -165,8 +165,9 @@ class Server {
   void add_findings(Verdict& v, std::vector<Finding> extra, const Ctx& ctx) const;
   // Records the verdict in the metrics.
   void count_verdict(const Verdict& v, std::string_view stage);
-  // Appends ctx.rec (status, code, latency filled here) to the audit journal; returns once it is durable.
-  net::awaitable<void> commit(Ctx& ctx, int status, std::string_view code);
+  // Appends ctx.rec (status, code, latency filled here) to the audit journal; returns once it is
+  // durable (one write(2), no waiting on the database), then hands the verdict to the monitors.
+  void commit(Ctx& ctx, int status, std::string_view code);
   // Writes a JSON response (and commits the audit record first).
   net::awaitable<void> respond(beast::tcp_stream& stream, Ctx& ctx, int status, const std::string& body,
                                std::string_view code = "", const Verdict* v = nullptr, std::uint32_t retry_after = 0);
